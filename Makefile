@@ -1,0 +1,22 @@
+# Set-up is part of every target: a fresh machine needs only python3 (3.10+) and make.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: quickstart test clean-runs
+
+quickstart: $(STAMP)
+	$(BIN)/gristmill run workflows/quickstart.yaml --workdir runs/quickstart
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+$(STAMP): pyproject.toml Makefile
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean-runs:
+	rm -rf runs

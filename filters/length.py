@@ -1,0 +1,39 @@
+"""`length_filter`: drop empty, too short and too long documents (columnar, Arrow compute).
+
+One reason per rule, checked in this order: `empty`, `too_few_words`, `too_many_words`.
+Words are whitespace-separated tokens, as in the Gopher rules.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
+
+
+def word_counts(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return pc.list_value_length(pc.utf8_split_whitespace(text)).fill_null(0)
+
+
+class LengthFilter(Stage):
+    """Params: min_words (default 50), max_words (default 100_000)."""
+
+    name = "length_filter"
+    reads = ("text",)
+
+    def process(self, table: pa.Table) -> StageOutput:
+        min_words = int(self.params.get("min_words", 50))
+        max_words = int(self.params.get("max_words", 100_000))
+        text = table.column("text")
+        words = word_counts(text)
+        empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
+        reason = pc.case_when(
+            pc.make_struct(empty, pc.less(words, min_words), pc.greater(words, max_words)),
+            pa.scalar("empty", pa.string()),
+            pa.scalar("too_few_words", pa.string()),
+            pa.scalar("too_many_words", pa.string()),
+        )
+        detail = pc.binary_join_element_wise(pa.scalar("words="), pc.cast(words, pa.string()), "")
+        return split_by_reason(table, reason, self.versioned_name, detail=detail,
+                               counters={"words_in": int(pc.sum(words).as_py() or 0)})

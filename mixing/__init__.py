@@ -1,0 +1,1 @@
+"""gristmill.mixing: mixture sampling, proxy runs, regression and mixture search."""

@@ -1,0 +1,122 @@
+"""`gristmill` command line. Every stage command has one shape:
+
+    gristmill STAGE IN... --out DIR [--workers N] [--scheduler ADDRESS] [stage options]
+
+and writes DIR/part-*.parquet, DIR/dropped/part-*.parquet and DIR/stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from gristmill.pipeline import registry
+from gristmill.pipeline.workflow import Step, Workflow, WorkflowError, check_columns, load
+
+# --rules names for `gristmill filter` -> (stage, params)
+FILTER_RULES: dict[str, tuple[str, dict]] = {
+    "length": ("length_filter", {}),
+    "datatrove_gopher": ("datatrove", {"step": "datatrove.pipeline.filters.GopherQualityFilter"}),
+}
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None,
+                   help="Dask worker processes on this machine (default: one per core)")
+    p.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _stage_cmd(sub, name: str, help: str):
+    p = sub.add_parser(name, help=help)
+    p.add_argument("inputs", nargs="+", metavar="IN")
+    p.add_argument("--out", required=True, help="output folder")
+    _common(p)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gristmill", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a workflow YAML")
+    p.add_argument("workflow")
+    p.add_argument("--workdir", required=True, help="each step's output goes to WORKDIR/<step>/")
+    p.add_argument("--inputs", nargs="+", default=None, help="override the workflow's inputs")
+    _common(p)
+
+    p = sub.add_parser("inspect", help="counts, columns, sources and sample rows of an output folder")
+    p.add_argument("dir")
+    p.add_argument("--rows", type=int, default=3)
+
+    p = sub.add_parser("stages", help="list the registered stage names")
+
+    p = _stage_cmd(sub, "read", "JSONL / Parquet / text files to documents")
+    p.add_argument("--source", default=None, help="`source` for records that have none")
+
+    p = _stage_cmd(sub, "filter", "apply filter rules")
+    p.add_argument("--rules", default="length",
+                   help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
+    return parser
+
+
+def run_single(stage_name: str, params: dict, args) -> int:
+    """Run one stage standalone: a one-step workflow whose output folder is --out."""
+    from gristmill.pipeline import runner
+
+    stage = registry.resolve(stage_name)(**params)
+    wf = Workflow(name=stage.name, inputs=[os.path.abspath(p) if "://" not in p else p for p in args.inputs],
+                  steps=[Step(name=stage.name, stage=stage)])
+    check_columns(wf)
+    runner.run(wf, out_dirs={stage.name: args.out}, scheduler=args.scheduler, workers=args.workers,
+               quiet=args.quiet)
+    return 0
+
+
+def cmd_filter(args) -> int:
+    rules = []
+    for r in filter(None, (x.strip() for x in args.rules.split(","))):
+        if r not in FILTER_RULES:
+            raise WorkflowError(f"unknown rule set {r!r}; choose from {', '.join(FILTER_RULES)}")
+        stage, params = FILTER_RULES[r]
+        rules.append({"stage": stage, "params": params})
+    return run_single("filter_chain", {"rules": rules}, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from gristmill.pipeline import runner
+
+            wf = load(args.workflow, inputs=args.inputs)
+            runner.run(wf, workdir=args.workdir, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
+            return 0
+        if args.command == "inspect":
+            from gristmill.pipeline.inspection import inspect
+
+            print(inspect(args.dir, rows=args.rows))
+            return 0
+        if args.command == "stages":
+            print("\n".join(registry.available()))
+            return 0
+        if args.command == "read":
+            return run_single("read_documents", {"source": args.source} if args.source else {}, args)
+        if args.command == "filter":
+            return cmd_filter(args)
+    except (WorkflowError, FileNotFoundError) as e:
+        print(f"gristmill: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # RunFailed and friends: one clear line, no traceback wall
+        from gristmill.pipeline.runner import RunFailed
+
+        if isinstance(e, RunFailed):
+            print(f"gristmill: {e}", file=sys.stderr)
+            return 1
+        raise
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Progress bars while a run goes, and the per-step summary table when it ends."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+
+class Progress:
+    """One bar per step: shards done / total and documents per second."""
+
+    def __init__(self, steps: list[str], n_shards: int, enabled: bool = True):
+        self.enabled = enabled
+        self.t0 = time.time()
+        self.docs = {s: 0 for s in steps}
+        self.bars = {}
+        if enabled:
+            width = max(len(s) for s in steps)
+            for pos, s in enumerate(steps):
+                self.bars[s] = tqdm(total=n_shards, desc=s.ljust(width), unit="shard", position=pos,
+                                    file=sys.stderr, leave=True, dynamic_ncols=True, mininterval=0.5,
+                                    bar_format="{desc} {bar:24} {n_fmt}/{total_fmt} shards{postfix} [{elapsed}]")
+
+    def update(self, step: str, stats: dict, skipped: bool = False) -> None:
+        if not self.enabled:
+            return
+        bar = self.bars[step]
+        if not skipped and not stats.get("skipped"):
+            self.docs[step] += stats.get("docs_in", 0)
+        elapsed = max(time.time() - self.t0, 1e-6)
+        bar.set_postfix_str(f"{self.docs[step] / elapsed:,.0f} docs/s", refresh=False)
+        bar.update(1)
+
+    def fail(self, step: str) -> None:
+        if self.enabled:
+            self.bars[step].set_postfix_str("FAILED shard", refresh=True)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _reasons(d: dict, limit: int = 3) -> str:
+    items = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{k} {v:,}" for k, v in items[:limit])
+    if len(items) > limit:
+        text += f", +{len(items) - limit} more"
+    return text or "-"
+
+
+def summary_table(results) -> str:
+    header = ("step", "stage", "in", "out", "dropped", "dropped by reason", "time")
+    rows = [header]
+    for r in results:
+        s = r.stats
+        skipped_note = "" if s.get("complete", True) else f" ({s['shards_done']}/{s['shards']} shards)"
+        rows.append((r.name, r.stage, f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{s['docs_dropped']:,}",
+                     _reasons(s["dropped_by_reason"]), f"{s['seconds']:.1f}s{skipped_note}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for j, row in enumerate(rows):
+        lines.append("  ".join(c.rjust(w) if 2 <= i <= 4 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_summary(name: str, results, wall: float, failures: list[str], file=None) -> None:
+    file = file or sys.stdout
+    print(f"\nworkflow {name}: {len(results)} steps in {wall:.1f}s wall "
+          "(time column: CPU-seconds summed over shards)", file=file)
+    print(summary_table(results), file=file)
+    unbalanced = [r.name for r in results if not r.stats.get("balanced", True)]
+    if unbalanced:
+        print(f"WARNING: in != out + dropped for {', '.join(unbalanced)}", file=file)
+    if failures:
+        print(f"\n{len(failures)} shard(s) FAILED (re-run to retry them):", file=file)
+        for f in failures[:10]:
+            print(f"  {f}", file=file)
+    if results:
+        print(f"\noutputs: {results[-1].out_dir} (kept documents); each step's folder holds "
+              "part-*.parquet, dropped/ (drop log with reasons) and stats.json", file=file)

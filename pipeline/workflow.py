@@ -1,0 +1,140 @@
+"""Workflow recipes (YAML): load, resolve stages, and check columns before any work.
+
+    name: quickstart
+    inputs: [sample_data/]            # relative to this file, or s3:// / https://
+    steps:
+      - name: read                    # output folder: WORKDIR/read/
+        stage: read_documents         # registry name, name@N, or module:Class
+      - name: length
+        stage: length_filter@1
+        params: {min_words: 50}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+
+from gristmill.pipeline import registry
+from gristmill.pipeline.shards import expand_inputs
+from gristmill.pipeline.stage import Stage
+
+ALWAYS_PROVIDED = ("id", "text")
+
+
+class WorkflowError(ValueError):
+    pass
+
+
+@dataclass
+class Step:
+    name: str
+    stage: Stage
+
+
+@dataclass
+class Workflow:
+    name: str
+    inputs: list[str]
+    steps: list[Step]
+    scheduler: str | None = None
+    workers: int | None = None
+    description: str = ""
+    base_dir: str = "."
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _resolve_input(p: str, base_dir: str) -> str:
+    if "://" in p or os.path.isabs(p):
+        return p
+    return os.path.normpath(os.path.join(base_dir, p))
+
+
+def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> Workflow:
+    """Workflow from a parsed YAML mapping; raises WorkflowError on any problem."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list) or not spec["steps"]:
+        raise WorkflowError("a workflow needs a non-empty `steps:` list")
+    steps: list[Step] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(spec["steps"]):
+        if isinstance(raw, str):
+            raw = {"stage": raw}
+        if not isinstance(raw, dict) or "stage" not in raw:
+            raise WorkflowError(f"step {i}: needs a `stage:` key, got {raw!r}")
+        try:
+            cls = registry.resolve(str(raw["stage"]))
+        except (registry.UnknownStage, ImportError, AttributeError, TypeError) as e:
+            raise WorkflowError(f"step {i} ({raw.get('name', raw['stage'])}): {e}") from e
+        name = str(raw.get("name") or cls.name)
+        if name in seen:
+            raise WorkflowError(f"step name {name!r} is used twice; give each step a unique `name:`")
+        seen.add(name)
+        params = raw.get("params") or {}
+        if not isinstance(params, dict):
+            raise WorkflowError(f"step {name}: `params:` must be a mapping")
+        try:
+            stage = cls(**params)
+        except (TypeError, ValueError) as e:
+            raise WorkflowError(f"step {name} ({cls.name}): bad params: {e}") from e
+        steps.append(Step(name=name, stage=stage))
+    raw_inputs = inputs if inputs is not None else spec.get("inputs") or []
+    if isinstance(raw_inputs, str):
+        raw_inputs = [raw_inputs]
+    wf = Workflow(
+        name=str(spec.get("name", "workflow")),
+        inputs=[_resolve_input(str(p), base_dir) for p in raw_inputs],
+        steps=steps,
+        scheduler=spec.get("scheduler"),
+        workers=spec.get("workers"),
+        description=str(spec.get("description", "")),
+        base_dir=base_dir,
+        extra={k: v for k, v in spec.items()
+               if k not in {"name", "inputs", "steps", "scheduler", "workers", "description"}},
+    )
+    check_columns(wf)
+    return wf
+
+
+def load(path: str, inputs: list[str] | None = None) -> Workflow:
+    with open(path) as f:
+        try:
+            spec = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise WorkflowError(f"{path}: not valid YAML: {e}") from e
+    return build(spec, base_dir=os.path.dirname(os.path.abspath(path)), inputs=inputs)
+
+
+def input_columns(wf: Workflow) -> set[str]:
+    """Columns the first map stage can count on from Parquet inputs (read from the footer only)."""
+    try:
+        files = expand_inputs(wf.inputs, suffixes=(".parquet",))
+    except FileNotFoundError as e:
+        raise WorkflowError(str(e)) from e
+    if not files:
+        return set()
+    return set(pq.read_schema(files[0]).names)
+
+
+def check_columns(wf: Workflow) -> None:
+    """Fail if a step reads a column that neither the inputs nor an earlier step provides."""
+    if not wf.steps:
+        raise WorkflowError("workflow has no steps")
+    for step in wf.steps[1:]:
+        if step.stage.kind == "source":
+            raise WorkflowError(f"step {step.name}: source stage {step.stage.name} can only be the first step")
+    first = wf.steps[0].stage
+    available = set(ALWAYS_PROVIDED)
+    if first.kind != "source" and wf.inputs:
+        available |= input_columns(wf)
+    for step in wf.steps:
+        missing = [c for c in step.stage.reads if c not in available]
+        if missing:
+            raise WorkflowError(
+                f"step {step.name!r} (stage {step.stage.versioned_name}) reads column(s) "
+                f"{', '.join(missing)} that no earlier step or input provides; "
+                f"available: {', '.join(sorted(available))}")
+        available |= set(step.stage.provides())
