@@ -1,0 +1,48 @@
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gristmill.pipeline.readers import ReadDocuments
+
+
+def test_jsonl_bad_lines_are_dropped_with_reasons_and_counted(tmp_path):
+    p = tmp_path / "docs.jsonl.gz"
+    lines = [json.dumps({"id": "a", "text": "hello", "source": "web", "url": "http://x"}),
+             "{not json", json.dumps({"id": "c", "text": None}), json.dumps([1, 2]),
+             "", json.dumps({"text": "no id here"})]
+    with gzip.open(p, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    out = ReadDocuments(source="default").process_file(str(p))
+    assert out.records_in == 5  # blank line is not a record
+    assert out.table.num_rows + out.drops.num_rows == out.records_in
+    assert sorted(out.drops.column("reason").to_pylist()) == ["invalid_json", "invalid_json", "missing_text"]
+    rows = out.table.to_pylist()
+    assert rows[0]["id"] == "a" and rows[0]["source"] == "web" and rows[0]["origin_offset"] == 0
+    assert rows[1]["source"] == "default" and len(rows[1]["id"]) == 16  # derived from origin
+    assert all(r["origin_file"] == str(p) for r in rows)
+
+
+def test_parquet_with_only_id_and_text_and_null_text(tmp_path):
+    p = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"id": ["1", "2"], "text": ["t", None], "extra": [1, 2]}), p)
+    out = ReadDocuments().process_file(str(p))
+    assert out.table.column("id").to_pylist() == ["1"]
+    assert out.table.column("extra").to_pylist() == [1]
+    assert out.drops.column("reason").to_pylist() == ["missing_text"]
+
+
+def test_parquet_without_text_column_is_dropped_whole(tmp_path):
+    p = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"id": ["1", "2"]}), p)
+    out = ReadDocuments().process_file(str(p))
+    assert out.table.num_rows == 0 and out.drops.num_rows == 2 == out.records_in
+
+
+def test_plain_text_file_is_one_document(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("some words")
+    out = ReadDocuments(source="books", default_license="CC0-1.0").process_file(str(p))
+    assert out.table.to_pylist()[0]["license"] == "CC0-1.0"
+    assert out.records_in == 1
