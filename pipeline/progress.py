@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -80,5 +81,11 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
         for f in failures[:10]:
             print(f"  {f}", file=file)
     if results:
-        print(f"\noutputs: {results[-1].out_dir} (kept documents); each step's folder holds "
-              "part-*.parquet, dropped/ (drop log with reasons) and stats.json", file=file)
+        first, last = results[0].stats, results[-1].stats
+        total_dropped = sum(r.stats["docs_dropped"] for r in results)
+        kept_pct = 100.0 * last["docs_out"] / first["docs_in"] if first["docs_in"] else 0.0
+        print(f"\nkept {last['docs_out']:,} of {first['docs_in']:,} records read ({kept_pct:.1f}%); "
+              f"the other {total_dropped:,} are in the drop logs, each with its step and reason.", file=file)
+        print(f"outputs: {results[-1].out_dir} (kept documents); each step's folder holds "
+              "part-*.parquet, dropped/ (drop log) and stats.json. Look inside with "
+              f"`gristmill inspect {os.path.dirname(results[-1].out_dir) or '.'}`.", file=file)
