@@ -35,6 +35,8 @@ class ReadDocuments(Stage):
     kind = "source"
     reads = ()
     adds = ("id", "text", "source", "url", "origin_file", "origin_offset", "license")
+    input_suffixes = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".parquet",
+                      ".txt", ".txt.gz", ".md")
 
     def process_file(self, path: str) -> StageOutput:
         p = path.lower()

@@ -22,7 +22,6 @@ from gristmill.pipeline.workflow import Step, Workflow, WorkflowError
 
 log = logging.getLogger("gristmill")
 
-SOURCE_SUFFIXES = None  # a source stage decides what it can read
 PARQUET = (".parquet",)
 
 
@@ -51,7 +50,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         finally:
             client.close()
         return
-    n = workers or os.cpu_count() or 1
+    n = workers or default_workers()
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=None, silence_logs=logging.ERROR)
     client = Client(cluster)
@@ -60,6 +59,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     finally:
         client.close()
         cluster.close()
+
+
+def default_workers() -> int:
+    """One worker per usable core (Dask's count honours cgroup and affinity limits)."""
+    from distributed.system import CPU_COUNT
+
+    return max(1, int(CPU_COUNT or os.cpu_count() or 1))
 
 
 def _resources_for(client, stage: Stage) -> dict | None:
@@ -79,7 +85,7 @@ def plan_inputs(wf: Workflow) -> list[str]:
     first = wf.steps[0].stage
     if not wf.inputs:
         raise WorkflowError("workflow has no inputs")
-    files = expand_inputs(wf.inputs, suffixes=SOURCE_SUFFIXES if first.kind == "source" else PARQUET)
+    files = expand_inputs(wf.inputs, suffixes=first.input_suffixes if first.kind == "source" else PARQUET)
     if not files:
         raise WorkflowError(f"no input files found in {wf.inputs}")
     return files

@@ -50,6 +50,8 @@ class Stage:
     # True for stages whose output is identical for identical params (all built-ins);
     # the runner relies on it for byte-identical resumes.
     deterministic: ClassVar[bool] = True
+    # source stages: file endings taken when an input is a folder (None: every file)
+    input_suffixes: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **params: Any):
         self.params = params

@@ -77,3 +77,13 @@ def test_quickstart_yaml_is_plain_yaml():
     with open(QUICKSTART) as f:
         spec = yaml.safe_load(f)
     assert {"name", "inputs", "steps"} <= set(spec)
+
+
+def test_folder_inputs_take_only_what_the_source_stage_reads():
+    from gristmill.pipeline.runner import plan_inputs
+    from conftest import SAMPLE
+
+    wf = build({"inputs": [SAMPLE], "steps": [{"stage": "read_documents"}]})
+    files = plan_inputs(wf)
+    assert len(files) == 12 and all(f.endswith(".jsonl.gz") for f in files)
+    assert files == sorted(files)
