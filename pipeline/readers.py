@@ -35,8 +35,9 @@ class ReadDocuments(Stage):
     kind = "source"
     reads = ()
     adds = ("id", "text", "source", "url", "origin_file", "origin_offset", "license")
-    input_suffixes = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".parquet",
-                      ".txt", ".txt.gz", ".md")
+    # From a folder only JSONL and Parquet are taken: folders of data usually also hold
+    # README/LICENSE .txt files. Name .txt/.md files (or a glob) to read them as documents.
+    input_suffixes = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".parquet")
 
     def process_file(self, path: str) -> StageOutput:
         p = path.lower()
