@@ -185,11 +185,10 @@ def _iter_arc_stream(stream, skip: int) -> Iterator[Record]:
         for i, r in enumerate(it):
             if i < skip:
                 continue
-            offset = it.get_record_offset() or 0
             h = r.rec_headers
             url = h.get_header("WARC-Target-URI")
             rtype = r.rec_type or "unknown"
-            rec = Record(offset, rtype, url=url, date=h.get_header("WARC-Date"),
+            rec = Record(0, rtype, url=url, date=h.get_header("WARC-Date"),
                          record_id=h.get_header("WARC-Record-ID"), truncated=h.get_header("WARC-Truncated"))
             if url and url.startswith("filedesc:"):
                 rec.type = "warcinfo"
@@ -212,6 +211,8 @@ def _iter_arc_stream(stream, skip: int) -> Iterator[Record]:
                                    if k.lower() in KEPT_HTTP_HEADERS}
                 else:
                     rec.content_type = (h.get_header("Content-Type") or "").split(";")[0].strip().lower() or None
+            # only now: warcio's get_record_offset() reads the record to its end
+            rec.offset = offset = it.get_record_offset() or 0
             yield rec
     except Exception as e:  # noqa: BLE001
         yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300])
