@@ -2,7 +2,8 @@
 
 Every record read counts in `docs_in`. Successful HTML and plain-text responses (and WET
 conversion records) become documents; every other record leaves a drop-log row with a
-reason: `record_<type>` for warcinfo/request/metadata/revisit/dns/... records,
+reason: `record_<type>` for warcinfo/request/metadata/revisit/dns/... records (and
+resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
 `http_status`, `unsupported_content_type`, `robots_txt` (kept as opt-out evidence),
 `pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, and the read errors
 `read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`.
@@ -37,6 +38,10 @@ def _domain(url: str | None) -> str | None:
     except ValueError:
         return None
     return host.lower() if host else None
+
+
+def _is_web_url(url: str | None) -> bool:
+    return bool(url) and url.lower().startswith(("http://", "https://"))
 
 
 def _timestamps(values: list[str | None]) -> pa.Array:
@@ -116,7 +121,8 @@ class Ingest(Stage):
             if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
                 drop(rec, rec.error, rec.detail)
                 continue
-            if rec.type in SKIPPED_TYPES:
+            if rec.type in SKIPPED_TYPES or (rec.type == "resource" and not _is_web_url(rec.url)):
+                # resource records of crawler files (wget logs, manifests: metadata://...) are not pages
                 drop(rec, f"record_{rec.type}")
                 continue
             if rec.type == "response" and rec.http_status is not None and not self._status_ok(rec.http_status):
