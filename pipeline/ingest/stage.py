@@ -74,7 +74,7 @@ def _kind(rec: Record) -> str:
 
 
 class Ingest(Stage):
-    """Params: engine (main-text extractor, default trafilatura_fast; see README),
+    """Params: engine (main-text extractor, default trafilatura+resiliparse; see README),
     source (mixing domain, default "web"), robots (paths of robots.txt WARCs to take
     rules from, besides robots.txt captures in each input file), pdf_dir (PDF queue
     folder; default <output>/pdfs), http_ok (list of accepted HTTP statuses, default 2xx)."""
@@ -90,6 +90,7 @@ class Ingest(Stage):
         from gristmill.pipeline.ingest.langid import LanguageIdentifier
 
         self.extract = get_engine(self.params.get("engine", DEFAULT_ENGINE))
+        self.extract("<html><body><p>warm-up: imports happen here, not on the first page</p></body></html>")
         self.lid = LanguageIdentifier()
         self.global_robots = RobotsRules()
         for path in self.params.get("robots") or []:
