@@ -6,6 +6,7 @@ tp / (tp + fn) over snippets, summed over all pages). Pages/s is extraction time
 one process, pages already decoded to Unicode by gristmill's charset module.
 
     python benchmarks/eval_extraction.py [../shared/data/html/trafilatura_eval] [--engines a,b]
+    python benchmarks/eval_extraction.py --crawl-speed   # ingest docs/s per engine on real WARCs
 """
 
 from __future__ import annotations
@@ -54,12 +55,34 @@ def score(pages, engine) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "pages_per_s": len(pages) / secs, "seconds": secs}
 
 
+def crawl_speed(engines: list[str]) -> int:
+    sys.path.insert(0, os.path.dirname(__file__))
+    from bench_ingest import DEFAULT_FILES
+
+    from gristmill.pipeline.ingest.stage import Ingest
+
+    print("| engine | docs | seconds | docs/s (crawl pages) |")
+    print("|---|---|---|---|")
+    for name in engines:
+        stage = Ingest(engine=name)
+        stage.ensure_setup()
+        t0 = time.perf_counter()
+        n = sum(stage.process_file(f).table.num_rows for f in DEFAULT_FILES)
+        s = time.perf_counter() - t0
+        print(f"| {name} | {n} | {s:.1f} | {n / s:.1f} |", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("root", nargs="?", default="../shared/data/html/trafilatura_eval")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--crawl-speed", action="store_true",
+                    help="instead: ingest@1 documents/s per engine on bench_ingest.py's WARC files")
     args = ap.parse_args(argv)
+    if args.crawl_speed:
+        return crawl_speed(args.engines.split(","))
     if not os.path.exists(args.root):
         print(f"evaluation set not found: {args.root}", file=sys.stderr)
         return 2

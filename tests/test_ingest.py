@@ -183,3 +183,17 @@ def test_cli_writes_documents_pdfs_and_stats(warc, tmp_path):
     assert stats["dropped_by_reason"]["pdf_queued"] == 1
     pdfs = pq.read_table(out / "pdfs" / "part-00000.parquet")
     assert pdfs.schema.equals(PDF_SCHEMA) and pdfs.num_rows == 1
+
+
+def test_read_any_dispatches_by_file_type(warc, tmp_path):
+    import gzip
+    import json
+
+    jsonl = tmp_path / "docs.jsonl.gz"
+    with gzip.open(jsonl, "wt") as f:
+        f.write(json.dumps({"id": "a", "text": "hello world"}) + "\n")
+    stage = registry.resolve("read_any@1")(ingest={"engine": "resiliparse"})
+    web = stage.process_file(warc)
+    assert web.records_in == 15 and set(web.table.column("source").to_pylist()) == {"web"}
+    docs = stage.process_file(str(jsonl))
+    assert docs.records_in == 1 and docs.table.column("id").to_pylist() == ["a"]

@@ -117,3 +117,11 @@ def test_wet_files_of_a_crawl(server):
     out = Ingest(engine="resiliparse").process_file(url)
     assert out.records_in == 2 and out.table.num_rows == 1
     assert out.table.column("language").to_pylist()[0] in ("an", "es")
+
+
+def test_workflow_input_names_a_crawl(server):
+    from gristmill.pipeline.workflow import build
+
+    wf = build({"inputs": [{"crawl": CRAWL, "segments": [SEGMENT], "base_url": server}],
+                "steps": [{"stage": "ingest@1"}]})
+    assert wf.inputs == [f"{server}/crawl-data/{CRAWL}/segments/{SEGMENT}/warc/whirlwind.warc.gz"]
