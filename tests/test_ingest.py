@@ -130,6 +130,13 @@ def test_license_ids():
     assert licenses.detect_license("<p>no license here</p>") == (None, None)
     lic, ev = licenses.detect_license('<link rel="license" href="https://creativecommons.org/licenses/by-nc/2.0/">')
     assert lic == "CC-BY-NC-2.0" and "rel" in ev
+    # a credit for an embedded photo licenses the photo, not the page
+    credit = ('<figure><img src="a.jpg"><figcaption>"Lake" by Ann is licensed under '
+              '<a href="https://creativecommons.org/licenses/by/2.0/">CC BY 2.0</a></figcaption></figure>')
+    assert licenses.detect_license("<p>Our story</p>" + credit) == (None, None)
+    footer = '<p>Content on this site is licensed under <a href="/licenses/by/4.0/">CC BY 4.0</a></p>'
+    assert licenses.detect_license(credit + footer, "https://creativecommons.org/about")[0] == "CC-BY-4.0"
+    assert licenses.detect_license(credit + footer, "https://example.com/about") == (None, None)
 
 
 def test_opt_out_parsing():

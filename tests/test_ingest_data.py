@@ -108,3 +108,12 @@ def test_truncated_flag_and_formats(results):
     assert wet.num_rows == 1 and wet.column("url").to_pylist() == ["https://an.wikipedia.org/wiki/Escopete"]
     robots = results["aut/src/test/resources/warc/example.warc.gz"][0]
     assert robots.counters["robots_txt_sites"] > 0
+
+
+def test_license_of_real_pages(results):
+    docs = results["dolma/tests/data/warc/sample-0001.warc.gz"][0].table.to_pylist()
+    cc = [d for d in docs if d["domain"] == "creativecommons.org"]
+    assert len(cc) == 4  # their footers: "content on this site is licensed under ... CC BY 4.0"
+    assert all(d["license"] == "CC-BY-4.0" and "content on this site" in d["license_evidence"] for d in cc)
+    wiki = results["ukwa_test_suite/wikipedia-sopa-blackout-2012/wikipedia-post-blackout/main-page.warc.gz"][0].table
+    assert "CC-BY-SA-3.0" in wiki.column("license").to_pylist()

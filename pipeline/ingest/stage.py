@@ -174,7 +174,7 @@ class Ingest(Stage):
             text, codec = charset.decode(body, rec.charset, html=False)
             return text, codec, None, None, sorted(optout.header_signals(rec.headers))
         html, codec = charset.decode(body, rec.charset, html=True)
-        lic, evidence = licenses.detect_license(html)
+        lic, evidence = licenses.detect_license(html, rec.url)
         signals = optout.header_signals(rec.headers) | optout.meta_signals(html)
         return self.extract(html), codec, lic, evidence, sorted(signals)
 
