@@ -15,6 +15,9 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLTree
 
 DEFAULT_ENGINE = "trafilatura+resiliparse"
+# Pages longer than this go to resiliparse alone in the default engine: trafilatura's cost
+# grows with the tree, and crawls cap records at 1-5 MiB anyway.
+MAX_TRAFILATURA_CHARS = 3_000_000
 
 
 def _resiliparse(html: str) -> str:
@@ -87,6 +90,8 @@ def _trafilatura_then_resiliparse(html: str, min_chars: int = 250) -> str:
         cfg = use_config()
         cfg.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")  # no baseline() rescue of short texts
         _NO_RECOVERY_CONFIG = cfg
+    if len(html) > MAX_TRAFILATURA_CHARS:  # bound the cost of pathological pages
+        return _resiliparse(html)
     token = _SKIP_RECOVERY.set(True)
     try:
         text = trafilatura.extract(html, include_comments=False, include_tables=True, no_fallback=True,

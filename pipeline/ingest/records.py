@@ -159,7 +159,8 @@ def _fill_body(r, rec: Record) -> None:
 
 def _iter_arc(f, head: bytes, reopen) -> Iterator[Record]:
     """ARC records through warcio; a gzip ARC that turns out to be (partly) one stream is
-    re-read decompressed from the start, skipping the records already given."""
+    re-read decompressed from the start, skipping the records already given (offsets of
+    such a file are positions in the decompressed stream)."""
     given = 0
     single = _single_stream_gzip(head)
     while True:
