@@ -63,9 +63,9 @@ def _install_recovery_switch() -> None:
     own calls; every other caller (the plain trafilatura engines, datatrove) is unchanged."""
     from trafilatura import main_extractor
 
-    if getattr(main_extractor.recover_wild_text, "gristmill_switch", False):
-        return
-    original = main_extractor.recover_wild_text
+    original = getattr(main_extractor, "recover_wild_text", None)
+    if original is None or getattr(original, "gristmill_switch", False):
+        return  # another trafilatura version: the engine still works, only slower
 
     def recover_wild_text(tree, result_body, *args, **kwargs):
         if _SKIP_RECOVERY.get():
