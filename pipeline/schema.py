@@ -42,6 +42,10 @@ ADDED_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "topic": (pa.string(), "topic label assigned by a topic model"),
     "n_tokens": (pa.int64(), "tokens in `text` under the run's tokenizer"),
     "pii_counts": (pa.map_(pa.string(), pa.int32()), "masked PII spans per type"),
+    "warc_record_id": (pa.string(), "WARC-Record-ID of the record a crawled document came from"),
+    "content_type": (pa.string(), "HTTP Content-Type (media type only) of the crawled response"),
+    "http_status": (pa.int32(), "HTTP status of the crawled response"),
+    "warc_truncated": (pa.string(), "WARC-Truncated value (`length`, `time`, ...; `file_truncated` if the file was cut), null if whole"),
 }
 
 SCORE_PREFIX = "score_"

@@ -124,6 +124,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
     t0 = time.perf_counter()
     stage = _cached(stage)
     if stage.kind == "source":
+        stage.current_job = job  # lets a source stage write side outputs (ingest's PDF queue) by shard
         out = _run_source(stage, job.input_path)
         docs_in = out.records_in
     else:

@@ -77,7 +77,8 @@ def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> 
 def _visible(path: str, root: str) -> bool:
     rel = os.path.relpath(path, root) if not root.startswith(("s3://", "http")) else path
     parts = rel.replace("\\", "/").split("/")
-    return not any(x.startswith((".", "_")) or x == DROPPED_DIR for x in parts)
+    # pdfs/ holds ingest's PDF queue (read by OCR), not documents
+    return not any(x.startswith((".", "_")) or x in (DROPPED_DIR, "pdfs") for x in parts)
 
 
 def list_parts(folder: str) -> list[str]:

@@ -84,9 +84,18 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
     raw_inputs = inputs if inputs is not None else spec.get("inputs") or []
     if isinstance(raw_inputs, str):
         raw_inputs = [raw_inputs]
+    resolved: list[str] = []
+    for p in raw_inputs:
+        if isinstance(p, dict) and "crawl" in p:  # {crawl: CC-MAIN-2024-22, segments: [...], base_url: ...}
+            from gristmill.pipeline.ingest.crawl import DEFAULT_BASE, expand_crawl
+
+            resolved += expand_crawl(str(p["crawl"]), p.get("base_url", DEFAULT_BASE), p.get("segments"),
+                                     p.get("kind", "warc"), p.get("limit"))
+        else:
+            resolved.append(_resolve_input(str(p), base_dir))
     wf = Workflow(
         name=str(spec.get("name", "workflow")),
-        inputs=[_resolve_input(str(p), base_dir) for p in raw_inputs],
+        inputs=resolved,
         steps=steps,
         scheduler=spec.get("scheduler"),
         workers=spec.get("workers"),

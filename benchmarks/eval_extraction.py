@@ -1,0 +1,103 @@
+"""Main-text extraction quality and speed on the trafilatura evaluation set.
+
+For each page, the `with` snippets must appear in the extracted text and the `without`
+snippets must not (trafilatura's own scoring: precision = tp / (tp + fp), recall =
+tp / (tp + fn) over snippets, summed over all pages). Pages/s is extraction time only,
+one process, pages already decoded to Unicode by gristmill's charset module.
+
+    python benchmarks/eval_extraction.py [../shared/data/html/trafilatura_eval] [--engines a,b]
+    python benchmarks/eval_extraction.py --crawl-speed   # ingest docs/s per engine on real WARCs
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+
+from gristmill.pipeline.ingest.charset import decode
+from gristmill.pipeline.ingest.extract import ENGINES
+
+
+def load(root: str):
+    gold = json.load(open(os.path.join(root, "evaldata.json"), encoding="utf-8"))
+    pages = []
+    for url, g in gold.items():
+        path = os.path.join(root, "html", g["file"] + ".gz")
+        with gzip.open(path, "rb") as f:
+            html, _ = decode(f.read())
+        pages.append((url, html, g.get("with", []), g.get("without", [])))
+    return pages
+
+
+def score(pages, engine) -> dict:
+    tp = fp = tn = fn = 0
+    t0 = time.perf_counter()
+    outputs = [engine(html) or "" for _, html, _, _ in pages]
+    secs = time.perf_counter() - t0
+    for (_, _, with_, without), text in zip(pages, outputs):
+        for s in with_:
+            if s in text:
+                tp += 1
+            else:
+                fn += 1
+        for s in without:
+            if s in text:
+                fp += 1
+            else:
+                tn += 1
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f1, "pages_per_s": len(pages) / secs, "seconds": secs}
+
+
+def crawl_speed(engines: list[str]) -> int:
+    sys.path.insert(0, os.path.dirname(__file__))
+    from bench_ingest import DEFAULT_FILES
+
+    from gristmill.pipeline.ingest.stage import Ingest
+
+    print("| engine | docs | seconds | docs/s (crawl pages) |")
+    print("|---|---|---|---|")
+    for name in engines:
+        stage = Ingest(engine=name)
+        stage.ensure_setup()
+        t0 = time.perf_counter()
+        n = sum(stage.process_file(f).table.num_rows for f in DEFAULT_FILES)
+        s = time.perf_counter() - t0
+        print(f"| {name} | {n} | {s:.1f} | {n / s:.1f} |", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("root", nargs="?", default="../shared/data/html/trafilatura_eval")
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--crawl-speed", action="store_true",
+                    help="instead: ingest@1 documents/s per engine on bench_ingest.py's WARC files")
+    args = ap.parse_args(argv)
+    if args.crawl_speed:
+        return crawl_speed(args.engines.split(","))
+    if not os.path.exists(args.root):
+        print(f"evaluation set not found: {args.root}", file=sys.stderr)
+        return 2
+    pages = load(args.root)
+    if args.limit:
+        pages = pages[: args.limit]
+    print(f"{len(pages)} pages from {args.root}")
+    print("| engine | precision | recall | F1 | pages/s |")
+    print("|---|---|---|---|---|")
+    for name in args.engines.split(","):
+        s = score(pages, ENGINES[name])
+        print(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['pages_per_s']:.0f} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""`ingest@1`: one WARC / ARC / WET file to documents (a source stage).
+
+Every record read counts in `docs_in`. Successful HTML and plain-text responses (and WET
+conversion records) become documents; every other record leaves a drop-log row with a
+reason: `record_<type>` for warcinfo/request/metadata/revisit/dns/... records (and
+resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
+`http_status`, `unsupported_content_type`, `robots_txt` (kept as opt-out evidence),
+`pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, and the read errors
+`read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from gristmill.pipeline.ingest import charset, licenses, optout
+from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, get_engine
+from gristmill.pipeline.ingest.pdf_queue import is_pdf, pdf_table, write_pdf_shard
+from gristmill.pipeline.ingest.records import Record, iter_records
+from gristmill.pipeline.ingest.robots import RobotsRules, is_robots_url
+from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
+from gristmill.pipeline.stage import Stage, StageOutput
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "text/xhtml")
+TEXT_TYPES = ("text/plain",)
+SKIPPED_TYPES = ("warcinfo", "request", "metadata", "revisit", "dns", "continuation", "unknown")
+
+
+def _domain(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None
+
+
+def _is_web_url(url: str | None) -> bool:
+    return bool(url) and url.lower().startswith(("http://", "https://"))
+
+
+def _timestamps(values: list[str | None]) -> pa.Array:
+    """ISO 8601 WARC-Dates to timestamp[us, UTC]; an unparseable date becomes null."""
+    arr = pa.array(values, pa.string())
+    try:
+        return arr.cast(TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = []
+        for v in values:
+            try:
+                out.append(pa.array([v], pa.string()).cast(TIMESTAMP)[0].as_py())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                out.append(None)
+        return pa.array(out, TIMESTAMP)
+
+
+def _kind(rec: Record) -> str:
+    """'html', 'text' or 'other' from the declared type, sniffing the body when undeclared."""
+    ct = (rec.content_type or "").split(";")[0].strip().lower()
+    if ct in HTML_TYPES:
+        return "html"
+    if ct in TEXT_TYPES:
+        return "text"
+    if ct in ("", "application/octet-stream", "unk", "no-type") and rec.body:
+        start = rec.body[:512].lstrip().lower()
+        if start.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+            return "html"
+    return "other"
+
+
+class Ingest(Stage):
+    """Params: engine (main-text extractor, default trafilatura+resiliparse; see README),
+    source (mixing domain, default "web"), robots (paths of robots.txt WARCs to take
+    rules from, besides robots.txt captures in each input file), pdf_dir (PDF queue
+    folder; default <output>/pdfs), http_ok (list of accepted HTTP statuses, default 2xx)."""
+
+    name = "ingest"
+    kind = "source"
+    reads = ()
+    adds = ("id", "text", "source", "url", "domain", "origin_file", "origin_offset", "fetched_at",
+            "license", "license_evidence", "opt_out", "language", "language_score",
+            "warc_record_id", "content_type", "http_status", "warc_truncated")
+
+    def setup(self) -> None:
+        from gristmill.pipeline.ingest.langid import LanguageIdentifier
+
+        self.extract = get_engine(self.params.get("engine", DEFAULT_ENGINE))
+        self.extract("<html><body><p>warm-up: imports happen here, not on the first page</p></body></html>")
+        self.lid = LanguageIdentifier()
+        self.global_robots = RobotsRules()
+        for path in self.params.get("robots") or []:
+            for rec in iter_records(path):
+                if rec.body is not None and is_robots_url(rec.url) and rec.error is None:
+                    self.global_robots.add(rec.url, rec.body, rec.http_status)
+        self.last_pdfs: pa.Table | None = None
+
+    def process_file(self, path: str) -> StageOutput:
+        self.ensure_setup()
+        counters: Counter = Counter()
+        docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
+                                "text", "license", "evidence", "opt_out", "charset")}
+        drops = {k: [] for k in ("offset", "url", "reason", "detail")}
+        pdfs = {k: [] for k in ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at",
+                                "content_type", "http_status", "warc_truncated", "content_length", "pdf_bytes")}
+        local_robots = RobotsRules()
+        n = 0
+
+        def drop(rec: Record, reason: str, detail: str | None = None):
+            drops["offset"].append(rec.offset)
+            drops["url"].append(rec.url)
+            drops["reason"].append(reason)
+            drops["detail"].append(detail)
+
+        for rec in iter_records(path):
+            n += 1
+            counters[f"records_{rec.type}"] += 1
+            if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
+                drop(rec, rec.error, rec.detail)
+                continue
+            if rec.type in SKIPPED_TYPES or (rec.type == "resource" and not _is_web_url(rec.url)):
+                # resource records of crawler files (wget logs, manifests: metadata://...) are not pages
+                drop(rec, f"record_{rec.type}")
+                continue
+            if rec.type == "response" and rec.http_status is not None and not self._status_ok(rec.http_status):
+                drop(rec, "http_status", str(rec.http_status))
+                continue
+            body = rec.body or b""
+            if rec.type in ("response", "resource") and is_robots_url(rec.url):
+                local_robots.add(rec.url, body, rec.http_status)
+                drop(rec, "robots_txt")
+                continue
+            if is_pdf(rec.content_type, body, rec.url):
+                self._queue_pdf(pdfs, path, rec, body)
+                drop(rec, "pdf_queued", rec.truncated and f"WARC-Truncated: {rec.truncated}")
+                continue
+            kind = "text" if rec.type == "conversion" else _kind(rec)
+            if kind == "other":
+                drop(rec, "unsupported_content_type", rec.content_type)
+                continue
+            try:
+                text, codec, lic, evidence, signals = self._text_of(rec, body, kind)
+            except Exception as e:  # noqa: BLE001 - one bad page never stops the file
+                drop(rec, "extract_error", f"{type(e).__name__}: {e}"[:300])
+                continue
+            if not text.strip():
+                drop(rec, "no_text", kind)
+                continue
+            counters[f"docs_{kind}"] += 1
+            if rec.truncated:
+                counters["docs_truncated"] += 1
+            for k, v in (("offset", rec.offset), ("url", rec.url), ("date", rec.date),
+                         ("record_id", rec.record_id), ("truncated", rec.truncated), ("status", rec.http_status),
+                         ("ctype", rec.content_type), ("text", text), ("license", lic), ("evidence", evidence),
+                         ("opt_out", signals), ("charset", codec)):
+                docs[k].append(v)
+        counters["robots_txt_sites"] = len(local_robots)
+        table = self._documents(path, docs, local_robots)
+        drop_table = self._drops(path, drops)
+        self._write_pdfs(pdfs, counters)
+        assert n == table.num_rows + drop_table.num_rows
+        return StageOutput(table, drop_table, dict(counters), records_in=n)
+
+    def _status_ok(self, status: int) -> bool:
+        allowed = self.params.get("http_ok")
+        return status in allowed if allowed else 200 <= status < 300
+
+    def _text_of(self, rec: Record, body: bytes, kind: str):
+        if kind == "text":
+            text, codec = charset.decode(body, rec.charset, html=False)
+            return text, codec, None, None, sorted(optout.header_signals(rec.headers))
+        html, codec = charset.decode(body, rec.charset, html=True)
+        lic, evidence = licenses.detect_license(html, rec.url)
+        signals = optout.header_signals(rec.headers) | optout.meta_signals(html)
+        return self.extract(html), codec, lic, evidence, sorted(signals)
+
+    def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:
+        for k, v in (("id", stable_id(path, rec.offset)), ("url", rec.url), ("domain", _domain(rec.url)),
+                     ("origin_file", path), ("origin_offset", rec.offset), ("fetched_at", rec.date),
+                     ("content_type", rec.content_type), ("http_status", rec.http_status),
+                     ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
+            pdfs[k].append(v)
+
+    def _write_pdfs(self, pdfs: dict, counters: Counter) -> None:
+        self.last_pdfs = pdf_table(pdfs)
+        counters["pdfs_queued"] = self.last_pdfs.num_rows
+        if not self.last_pdfs.num_rows:
+            return
+        job = getattr(self, "current_job", None)
+        pdf_dir = self.params.get("pdf_dir")
+        if job is not None:
+            base = os.path.dirname(pdf_dir.rstrip("/")) if pdf_dir else job.out_dir
+            write_pdf_shard(self.last_pdfs, base, job.index)
+        elif pdf_dir:
+            write_pdf_shard(self.last_pdfs, os.path.dirname(pdf_dir.rstrip("/")), 0)
+
+    def _documents(self, path: str, docs: dict, local_robots: RobotsRules) -> pa.Table:
+        n = len(docs["text"])
+        langs, scores = self.lid.predict(docs["text"]) if n else ([], [])
+        opt_out = []
+        for url, signals in zip(docs["url"], docs["opt_out"]):
+            robots = local_robots.signals(url) or self.global_robots.signals(url)
+            opt_out.append(sorted(set(signals) | set(robots)))
+        table = pa.table({
+            "id": pa.array([stable_id(path, o) for o in docs["offset"]], pa.string()),
+            "text": pa.array(docs["text"], pa.large_string()),
+            "source": pa.array([self.params.get("source", "web")] * n, pa.string()),
+            "url": pa.array(docs["url"], pa.string()),
+            "domain": pa.array([_domain(u) for u in docs["url"]], pa.string()),
+            "origin_file": pa.array([path] * n, pa.string()),
+            "origin_offset": pa.array(docs["offset"], pa.int64()),
+            "fetched_at": _timestamps(docs["date"]),
+            "license": pa.array(docs["license"], pa.string()),
+            "license_evidence": pa.array(docs["evidence"], pa.string()),
+            "opt_out": pa.array(opt_out, pa.list_(pa.string())),
+            "language": pa.array(langs, pa.string()),
+            "language_score": pa.array(scores, pa.float32()),
+            "meta": pa.array([[("charset", c)] for c in docs["charset"]], pa.map_(pa.string(), pa.string())),
+            "warc_record_id": pa.array(docs["record_id"], pa.string()),
+            "content_type": pa.array(docs["ctype"], pa.string()),
+            "http_status": pa.array(docs["status"], pa.int32()),
+            "warc_truncated": pa.array(docs["truncated"], pa.string()),
+        })
+        return conform(table)
+
+    def _drops(self, path: str, drops: dict) -> pa.Table:
+        if not drops["offset"]:
+            return empty_drops()
+        t = pa.table({
+            "id": pa.array([stable_id(path, o) for o in drops["offset"]], pa.string()),
+            "url": pa.array(drops["url"], pa.string()),
+            "origin_file": pa.array([path] * len(drops["offset"]), pa.string()),
+            "origin_offset": pa.array(drops["offset"], pa.int64()),
+        })
+        return drop_log(t, self.versioned_name, drops["reason"], drops["detail"])
