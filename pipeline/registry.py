@@ -22,6 +22,10 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "quality_score@1": "gristmill.filters.quality:QualityScore",
+    "quality_classifier@1": "gristmill.filters.quality:QualityClassifier",
+    "select@1": "gristmill.filters.select:Select",
+    "topics@1": "gristmill.filters.topics:TopicModel",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")
