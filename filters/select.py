@@ -30,7 +30,8 @@ NULL_GROUP = "\x00null"
 
 def sort_keys(scores: np.ndarray) -> np.ndarray:
     """float32 -> uint32 with the same order (flip all bits of negatives, the sign of others)."""
-    bits = np.ascontiguousarray(scores, dtype=np.float32).view(np.uint32)
+    # + 0.0 turns -0.0 into 0.0: equal scores must get equal keys
+    bits = (np.asarray(scores, dtype=np.float32) + np.float32(0.0)).view(np.uint32)
     return np.where(bits & 0x80000000, ~bits, bits | 0x80000000).astype(np.uint32)
 
 
