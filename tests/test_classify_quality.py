@@ -135,3 +135,33 @@ def test_quality_classifier_step_trains_on_sources_then_loads(tmp_path, docs):
     assert again.fit(LocalFitContext(paths, again.state_dir)) == {"loaded": saved}
     again.ensure_setup()
     assert again.process(t).table.column("score_quality").equals(out.table.column("score_quality"))
+
+
+NASTY = EDGE + ["a </s> b c", "</s>", "x\x00y\x0bz\x0c w\rq", "__label__cc a b __label__x", "__label__", "__labe x",
+                "\u00e9" * 300 + " tail", "word " * 3 + "z" * 200, "\u65e5\u672c\u8a9e \u30c6\u30ad\u30b9\u30c8",
+                "a  b   c", "the of and " * 50]
+
+
+@pytest.mark.parametrize("ngrams", [1, 2, 3])
+def test_compiled_scorer_equals_fasttext_bit_for_bit(tmp_path, docs, ngrams):
+    out = str(tmp_path / "m")
+    pos = pa.array(docs["encyclopedic"] + docs["literary"])
+    neg = pa.array(docs["math"] + docs["code"])
+    train_classifier(pos, neg, out, params={**TINY, "wordNgrams": ngrams, "dim": 12}, heldout=0.0)
+    texts = pa.array(NASTY + [t for s in docs for t in docs[s]])
+    compiled = ftm.Scorer(os.path.join(out, "model.bin"), engine="compiled")
+    plain = ftm.Scorer(os.path.join(out, "model.bin"), engine="fasttext")
+    assert compiled.fast is not None and plain.fast is None
+    np.testing.assert_array_equal(compiled.score(texts).to_numpy(), plain.score(texts).to_numpy())
+
+
+def test_models_the_compiled_scorer_cannot_run_fall_back_to_fasttext(tmp_path, docs):
+    out = str(tmp_path / "m")
+    train_classifier(pa.array(docs["encyclopedic"]), pa.array(docs["code"]), out,
+                     params={**TINY, "loss": "ova"}, heldout=0.0)
+    auto = ftm.Scorer(os.path.join(out, "model.bin"))
+    assert auto.fast is None
+    scores = auto.score(pa.array(docs["math"][:5])).to_numpy()
+    assert scores.dtype == np.float32 and len(scores) == 5
+    with pytest.raises(ValueError):
+        ftm.Scorer(os.path.join(out, "model.bin"), engine="compiled")
