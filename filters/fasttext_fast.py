@@ -61,15 +61,16 @@ if njit is not None:
         return h
 
     @njit(cache=True, nogil=True)
-    def _lookup(h, data, start, end, slots, slot_hash, mask, vdata, voff):
+    def _lookup(h, data, start, end, slots, mask, vdata, voff):
+        # slots: (hash << 32 | word id + 1), 0 = empty; one load decides most probes
         slot = np.int64(h & mask)
         n = end - start
-        h32 = np.uint32(h)
-        while slots[slot] != -1:
-            wid = slots[slot]
-            if slot_hash[slot] != h32:  # most probes end here without touching the word's bytes
+        while slots[slot] != 0:
+            entry = slots[slot]
+            if (entry >> np.uint64(32)) != h:
                 slot = (slot + 1) & mask
                 continue
+            wid = np.int64(entry & np.uint64(0xFFFFFFFF)) - 1
             a, b = voff[wid], voff[wid + 1]
             if b - a == n:
                 same = True
@@ -83,7 +84,7 @@ if njit is not None:
         return -1
 
     @njit(cache=True, nogil=True)
-    def _predict(data, offsets, slots, slot_hash, mask, vdata, voff, eos_id, eos_hash, prefix, nwords, bucket,
+    def _predict(data, offsets, slots, mask, vdata, voff, eos_id, eos_hash, prefix, nwords, bucket,
                  ngrams, wi, wo, out, sep):
         n_docs = len(offsets) - 1
         dim, nl = wi.shape[1], wo.shape[0]
@@ -123,7 +124,7 @@ if njit is not None:
                             is_label = False
                             break
                 if not is_label:
-                    wid = _lookup(h, data, i, j, slots, slot_hash, mask, vdata, voff)
+                    wid = _lookup(h, data, i, j, slots, mask, vdata, voff)
                     if wid >= 0:
                         words[nw] = wid
                         nw += 1
@@ -187,16 +188,14 @@ class FastPredictor:
         self.vdata, self.voff = _buffers(vocab)
         size = 1 << max(4, int(math.ceil(math.log2(max(len(words), 1) * 4))))
         self.mask = np.uint64(size - 1)
-        self.slots = np.full(size, -1, np.int32)
-        self.slot_hash = np.zeros(size, np.uint32)
+        self.slots = np.zeros(size, np.uint64)
         self.hashes = np.array([_fnv(self.vdata, self.voff[i], self.voff[i + 1]) for i in range(len(words))],
                                np.uint64)
         for wid, h in enumerate(self.hashes.tolist()):
             slot = h & (size - 1)
-            while self.slots[slot] != -1:
+            while self.slots[slot] != 0:
                 slot = (slot + 1) & (size - 1)
-            self.slots[slot] = wid
-            self.slot_hash[slot] = h
+            self.slots[slot] = (h << 32) | (wid + 1)
         self.eos_id = words.index(EOS)
         self.eos_hash = np.int64(np.uint32(self.hashes[self.eos_id]).astype(np.int32))
         self.prefix = np.frombuffer(args.label.encode(), np.uint8).copy()
@@ -210,6 +209,6 @@ class FastPredictor:
         data, offsets = _buffers(norm)
         out = np.empty((len(norm), len(self.labels)), np.float32)
         if len(norm):
-            _predict(data, offsets, self.slots, self.slot_hash, self.mask, self.vdata, self.voff, self.eos_id, self.eos_hash,
+            _predict(data, offsets, self.slots, self.mask, self.vdata, self.voff, self.eos_id, self.eos_hash,
                      self.prefix, self.nwords, self.bucket, self.ngrams, self.wi, self.wo, out, SEPARATORS)
         return out
