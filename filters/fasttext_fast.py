@@ -61,20 +61,23 @@ if njit is not None:
         return h
 
     @njit(cache=True, nogil=True)
-    def _lookup(h, data, start, end, slots, mask, vdata, voff):
-        # slots: (hash << 32 | word id + 1), 0 = empty; one load decides most probes
+    def _lookup(h, w0, w1, data, start, end, table, mask, vdata, voff):
+        """Word id of data[start:end] (hash h, first 16 bytes packed in w0, w1), or -1.
+
+        A slot holds (hash << 32 | id + 1, length, first 16 bytes): one cache line settles
+        almost every probe; only words longer than 16 bytes read the vocabulary's bytes."""
         slot = np.int64(h & mask)
         n = end - start
-        while slots[slot] != 0:
-            entry = slots[slot]
-            if (entry >> np.uint64(32)) != h:
-                slot = (slot + 1) & mask
-                continue
-            wid = np.int64(entry & np.uint64(0xFFFFFFFF)) - 1
-            a, b = voff[wid], voff[wid + 1]
-            if b - a == n:
+        while table[slot, 0] != 0:
+            entry = table[slot, 0]
+            if (entry >> np.uint64(32)) == h and table[slot, 1] == np.uint64(n) \
+                    and table[slot, 2] == w0 and table[slot, 3] == w1:
+                wid = np.int64(entry & np.uint64(0xFFFFFFFF)) - 1
+                if n <= 16:
+                    return wid
+                a = voff[wid]
                 same = True
-                for k in range(n):
+                for k in range(16, n):
                     if vdata[a + k] != data[start + k]:
                         same = False
                         break
@@ -107,12 +110,19 @@ if njit is not None:
                     continue
                 # one scan per token: find its end and hash it (FNV-1a, bytes sign-extended)
                 h = np.uint64(2166136261)
+                w0 = np.uint64(0)
+                w1 = np.uint64(0)
                 j = i
                 while j < e:
                     c = data[j]
                     if sep[c]:
                         break
                     b = np.uint64(c)
+                    pos = j - i
+                    if pos < 8:
+                        w0 |= b << np.uint64(8 * pos)
+                    elif pos < 16:
+                        w1 |= b << np.uint64(8 * (pos - 8))
                     if c >= 128:
                         b |= np.uint64(0xFFFFFF00)
                     h = ((h ^ b) * np.uint64(16777619)) & np.uint64(0xFFFFFFFF)
@@ -124,7 +134,7 @@ if njit is not None:
                             is_label = False
                             break
                 if not is_label:
-                    wid = _lookup(h, data, i, j, slots, mask, vdata, voff)
+                    wid = _lookup(h, w0, w1, data, i, j, slots, mask, vdata, voff)
                     if wid >= 0:
                         words[nw] = wid
                         nw += 1
@@ -188,14 +198,17 @@ class FastPredictor:
         self.vdata, self.voff = _buffers(vocab)
         size = 1 << max(4, int(math.ceil(math.log2(max(len(words), 1) * 4))))
         self.mask = np.uint64(size - 1)
-        self.slots = np.zeros(size, np.uint64)
+        self.slots = np.zeros((size, 4), np.uint64)
         self.hashes = np.array([_fnv(self.vdata, self.voff[i], self.voff[i + 1]) for i in range(len(words))],
                                np.uint64)
         for wid, h in enumerate(self.hashes.tolist()):
             slot = h & (size - 1)
-            while self.slots[slot] != 0:
+            while self.slots[slot, 0] != 0:
                 slot = (slot + 1) & (size - 1)
-            self.slots[slot] = (h << 32) | (wid + 1)
+            word = bytes(self.vdata[self.voff[wid]:self.voff[wid + 1]])
+            head = word[:16].ljust(16, b"\0")
+            self.slots[slot] = [(h << 32) | (wid + 1), len(word), int.from_bytes(head[:8], "little"),
+                                int.from_bytes(head[8:], "little")]
         self.eos_id = words.index(EOS)
         self.eos_hash = np.int64(np.uint32(self.hashes[self.eos_id]).astype(np.int32))
         self.prefix = np.frombuffer(args.label.encode(), np.uint8).copy()
