@@ -61,6 +61,26 @@ if njit is not None:
         return h
 
     @njit(cache=True, nogil=True)
+    def _build_table(vdata, voff, table, mask):
+        for wid in range(len(voff) - 1):
+            a, b = voff[wid], voff[wid + 1]
+            h = _fnv(vdata, a, b)
+            w0 = np.uint64(0)
+            w1 = np.uint64(0)
+            for k in range(min(b - a, 16)):
+                if k < 8:
+                    w0 |= np.uint64(vdata[a + k]) << np.uint64(8 * k)
+                else:
+                    w1 |= np.uint64(vdata[a + k]) << np.uint64(8 * (k - 8))
+            slot = np.int64(h & mask)
+            while table[slot, 0] != 0:
+                slot = (slot + 1) & mask
+            table[slot, 0] = (h << np.uint64(32)) | np.uint64(wid + 1)
+            table[slot, 1] = np.uint64(b - a)
+            table[slot, 2] = w0
+            table[slot, 3] = w1
+
+    @njit(cache=True, nogil=True)
     def _lookup(h, w0, w1, data, start, end, table, mask, vdata, voff):
         """Word id of data[start:end] (hash h, first 16 bytes packed in w0, w1), or -1.
 
@@ -199,18 +219,10 @@ class FastPredictor:
         size = 1 << max(4, int(math.ceil(math.log2(max(len(words), 1) * 4))))
         self.mask = np.uint64(size - 1)
         self.slots = np.zeros((size, 4), np.uint64)
-        self.hashes = np.array([_fnv(self.vdata, self.voff[i], self.voff[i + 1]) for i in range(len(words))],
-                               np.uint64)
-        for wid, h in enumerate(self.hashes.tolist()):
-            slot = h & (size - 1)
-            while self.slots[slot, 0] != 0:
-                slot = (slot + 1) & (size - 1)
-            word = bytes(self.vdata[self.voff[wid]:self.voff[wid + 1]])
-            head = word[:16].ljust(16, b"\0")
-            self.slots[slot] = [(h << 32) | (wid + 1), len(word), int.from_bytes(head[:8], "little"),
-                                int.from_bytes(head[8:], "little")]
+        _build_table(self.vdata, self.voff, self.slots, self.mask)
         self.eos_id = words.index(EOS)
-        self.eos_hash = np.int64(np.uint32(self.hashes[self.eos_id]).astype(np.int32))
+        eos = np.frombuffer(EOS.encode(), np.uint8)
+        self.eos_hash = np.int64(np.uint32(_fnv(eos, 0, len(eos))).astype(np.int32))
         self.prefix = np.frombuffer(args.label.encode(), np.uint8).copy()
         self.nwords, self.bucket, self.ngrams = len(words), np.uint64(max(args.bucket, 1)), int(args.wordNgrams)
         self.wi = np.ascontiguousarray(model.get_input_matrix(), np.float32)
