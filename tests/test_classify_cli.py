@@ -1,3 +1,4 @@
+import sys
 """End to end through the command line and the Dask runner (one worker)."""
 
 import json
@@ -7,6 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/classify_data.py, whatever the import mode
 
 from classify_data import TINY, sample_docs, table
 from gristmill.pipeline.cli import main

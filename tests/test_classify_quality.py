@@ -1,9 +1,12 @@
+import sys
 import json
 import os
 
 import numpy as np
 import pyarrow as pa
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/classify_data.py, whatever the import mode
 
 from classify_data import TINY, sample_docs, table
 from gristmill.filters import fasttext_model as ftm

@@ -1,9 +1,13 @@
+import os
+import sys
 import math
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/classify_data.py, whatever the import mode
 
 from classify_data import LocalFitContext
 from gristmill.filters.select import Select, key_to_float, sort_keys

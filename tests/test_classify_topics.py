@@ -1,8 +1,12 @@
+import os
+import sys
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import adjusted_rand_score
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests/classify_data.py, whatever the import mode
 
 from classify_data import LocalFitContext, sample_docs, table
 from gristmill.filters.topics import TopicModel, assign, fit_topic_model
