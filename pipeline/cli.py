@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
+
+    from gristmill.filters import classify_cli
+
+    classify_cli.add_parsers(sub, _common, _stage_cmd)
     return parser
 
 
@@ -113,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             from gristmill.pipeline.ingest import cli as ingest_cli
 
             return ingest_cli.run(args, run_single)
+        from gristmill.filters import classify_cli
+
+        if args.command in classify_cli.COMMANDS:
+            return classify_cli.run(args, run_single)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,10 @@ BUILTIN: dict[str, str] = {
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
     "ingest@1": "gristmill.pipeline.ingest.stage:Ingest",
     "read_any@1": "gristmill.pipeline.ingest.mixed:ReadAny",
+    "quality_score@1": "gristmill.filters.quality:QualityScore",
+    "quality_classifier@1": "gristmill.filters.quality:QualityClassifier",
+    "select@1": "gristmill.filters.select:Select",
+    "topics@1": "gristmill.filters.topics:TopicModel",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gristmill.pipeline.schema import conform, drop_log, empty_drops, stable_id
+from gristmill.pipeline.schema import column_type, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.shards import DROPPED_DIR, MARKER_DIR, PART, write_json_atomic, write_parquet_atomic
 from gristmill.pipeline.stage import Stage, StageOutput, reason_counts
 
@@ -88,6 +88,18 @@ def _process_isolating(stage: Stage, table: pa.Table) -> StageOutput:
             pa.concat_tables([a.drops, b.drops]), counters)
 
 
+def _process_empty(stage: Stage, table: pa.Table) -> StageOutput:
+    """An empty shard still gets the stage's columns, so every part has one schema."""
+    try:
+        return stage.process(table)
+    except Exception:  # noqa: BLE001 - some stages cannot run on nothing; add their columns
+        for name in stage.provides():
+            if name not in table.column_names:
+                typ = column_type(name) or pa.string()
+                table = table.append_column(pa.field(name, typ), pa.nulls(0, typ))
+        return StageOutput(table)
+
+
 def _raise_if_stage_broken(stage: Stage, out: StageOutput, docs_in: int) -> None:
     """Every document failing with one same error means the stage is broken (a missing
     package, a bad param), not the data: fail the shard loudly instead of dropping it all."""
@@ -130,7 +142,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
     else:
         table = conform(pq.read_table(job.input_path))
         docs_in = table.num_rows
-        out = _process_isolating(stage, table) if docs_in else StageOutput(table)
+        out = _process_isolating(stage, table) if docs_in else _process_empty(stage, table)
         _raise_if_stage_broken(stage, out, docs_in)
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()

@@ -162,3 +162,15 @@ def test_gpu_stage_falls_back_to_cpu_workers(tmp_path, dask_client):
         {"stage": "read_documents"}, {"stage": "stages_for_tests:NeedsGPU"}]})
     r = runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
     assert r[1].stats["complete"] and r[1].stats["docs_out"] == r[0].stats["docs_out"]
+
+
+def test_empty_shard_still_gets_the_stages_columns(tmp_path, dask_client):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text(json.dumps({"id": "x", "text": "one"}) + "\n")
+    (src / "b.jsonl").write_text(json.dumps({"id": "y", "text": None}) + "\n")  # shard b ends up empty
+    wf = build({"inputs": [str(src)], "steps": [{"stage": "read_documents"},
+                                                 {"name": "score", "stage": "stages_for_tests:AddsScore"}]})
+    runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
+    schemas = [pq.read_schema(tmp_path / "w" / "score" / f"part-0000{i}.parquet") for i in (0, 1)]
+    assert all("score_quality" in s.names for s in schemas)

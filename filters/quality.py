@@ -1,0 +1,215 @@
+"""Quality classifiers (DCLM's recipe): a fastText model trained on reference text (positives)
+vs. random crawl text (negatives), applied as a `score_<name>` float32 column.
+
+* `train_classifier()` — columnar prep, held-out split, training (see fasttext_model for the
+  NaN handling), held-out precision/recall/AUC, `MODEL_DIR/{model.bin,metadata.json}`.
+* `quality_score@1` (map) — adds `score_<name>` from a trained MODEL_DIR.
+* `quality_classifier@1` (corpus) — in a workflow: trains on the stream itself (documents
+  whose `source` is in `positive_sources` vs. the others), or loads `model:` if it exists,
+  then scores every shard. Selection is a separate step (`select@1`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gristmill.filters import fasttext_model as ftm
+from gristmill.pipeline.shards import expand_inputs, write_json_atomic
+from gristmill.pipeline.stage import Stage, StageOutput
+
+MODEL_FILE, METADATA_FILE = "model.bin", "metadata.json"
+FASTTEXT_KEYS = ("lr", "epoch", "dim", "wordNgrams", "minCount", "loss", "thread", "seed", "bucket")
+
+
+def read_text(inputs: list[str]) -> pa.ChunkedArray:
+    """The `text` column of every Parquet file under `inputs` (only that column is read)."""
+    files = expand_inputs(inputs, suffixes=(".parquet",))
+    if not files:
+        raise FileNotFoundError(f"no Parquet files in {inputs}")
+    cols = [pq.read_table(f, columns=["text"]).column("text").cast(pa.large_string()) for f in files]
+    return pa.chunked_array([c for col in cols for c in col.chunks], pa.large_string())
+
+
+def _nonempty(text) -> pa.Array:
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    return text.filter(pc.greater(pc.utf8_length(ftm.normalize(text)), 0))
+
+
+def _split(text: pa.Array, heldout: float, rng: np.random.Generator, cap: int | None):
+    order = rng.permutation(len(text))
+    if cap is not None:
+        order = order[:cap]
+    n_held = int(round(len(order) * heldout)) if len(order) > 1 else 0
+    return text.take(pa.array(order[n_held:])), text.take(pa.array(order[:n_held]))
+
+
+def binary_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0.5) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    pred = y_score >= threshold
+    tp = int(np.sum(pred & (y_true == 1)))
+    fp = int(np.sum(pred & (y_true == 0)))
+    fn = int(np.sum(~pred & (y_true == 1)))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    both = len(set(y_true.tolist())) == 2
+    return {"n": int(len(y_true)), "n_positive": int(y_true.sum()), "threshold": threshold,
+            "precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+            "accuracy": round(float(np.mean(pred == (y_true == 1))), 4) if len(y_true) else None,
+            "auc": round(float(roc_auc_score(y_true, y_score)), 4) if both else None}
+
+
+def train_classifier(positive, negative, out_dir: str, name: str = "quality", params: dict | None = None,
+                     heldout: float = 0.1, seed: int = 0, max_per_class: int | None = None,
+                     data_info: dict | None = None) -> dict:
+    """Train `out_dir/model.bin` from two text arrays; write and return its metadata."""
+    t0 = time.time()
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pos_train, pos_held = _split(_nonempty(positive), heldout, rng, max_per_class)
+    neg_train, neg_held = _split(_nonempty(negative), heldout, rng, max_per_class)
+    if not len(pos_train) or not len(neg_train):
+        raise ValueError(f"need non-empty positive and negative training text "
+                         f"(got {len(pos_train)} positive, {len(neg_train)} negative)")
+    lines = pa.concat_arrays([ftm.training_lines(pos_train, ftm.POSITIVE),
+                              ftm.training_lines(neg_train, ftm.NEGATIVE)])
+    lines = lines.take(pa.array(rng.permutation(len(lines))))  # SGD wants the classes mixed
+    train_file = os.path.join(out_dir, ".train.txt")
+    model_path = os.path.join(out_dir, MODEL_FILE)
+    ftm.write_lines(lines, train_file)
+    try:
+        run = ftm.train(train_file, model_path, {**{"seed": seed}, **(params or {})})
+    finally:
+        os.unlink(train_file)
+    held_text = pa.concat_arrays([pos_held, neg_held])
+    y_true = np.r_[np.ones(len(pos_held), int), np.zeros(len(neg_held), int)]
+    y_score = ftm.Scorer(model_path).score(held_text).to_numpy(zero_copy_only=False)
+    meta = {
+        "name": name, "column": f"score_{name}", "label": ftm.LABEL_PREFIX + ftm.POSITIVE,
+        "labels": {"positive": ftm.LABEL_PREFIX + ftm.POSITIVE, "negative": ftm.LABEL_PREFIX + ftm.NEGATIVE},
+        "normalization": "trim whitespace, newline -> space (= datatrove newline_replacement=' ')",
+        "data": {**(data_info or {}), "train_positive": len(pos_train), "train_negative": len(neg_train),
+                 "heldout_positive": len(pos_held), "heldout_negative": len(neg_held),
+                 "heldout_fraction": heldout, "max_per_class": max_per_class, "seed": seed},
+        "params": run["params"], "lr_attempts": run["attempts"],
+        "heldout": binary_metrics(y_true, y_score) if len(y_true) else None,
+        "seconds": round(time.time() - t0, 2),
+    }
+    write_json_atomic(meta, os.path.join(out_dir, METADATA_FILE))
+    return meta
+
+
+def load_metadata(model_dir: str) -> dict:
+    path = os.path.join(model_dir, METADATA_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{model_dir} is not a gristmill model folder (no {METADATA_FILE})")
+    with open(path) as f:
+        return json.load(f)
+
+
+class QualityScore(Stage):
+    """Params: model (MODEL_DIR from `classify train`), name (default: the model's name),
+    label (default: the model's positive label). Adds `score_<name>` (float32)."""
+
+    name = "quality_score"
+    reads = ("text",)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if not params.get("model"):
+            raise ValueError("quality_score needs `model:` (a folder written by `gristmill classify train`)")
+        self.model_dir = params["model"]
+        meta = load_metadata(self.model_dir)
+        self.score_name = params.get("name") or meta["name"]
+        self.label = params.get("label") or meta["label"]
+
+    @property
+    def column(self) -> str:
+        return f"score_{self.score_name}"
+
+    def provides(self):
+        return (self.column,)
+
+    def model_path(self) -> str:
+        return os.path.join(self.model_dir, MODEL_FILE)
+
+    def setup(self):
+        self.scorer = ftm.Scorer(self.model_path(), self.label)
+
+    def process(self, table: pa.Table) -> StageOutput:
+        scores = self.scorer.score(table.column("text"))
+        if self.column in table.column_names:
+            table = table.drop_columns([self.column])
+        return StageOutput(table.append_column(pa.field(self.column, pa.float32()), scores),
+                           counters={"scored": len(scores)})
+
+
+def _training_text(path: str, positive: tuple, negative: tuple | None) -> tuple[pa.Array, pa.Array]:
+    """One shard's positive and negative texts, chosen by `source` (runs on a worker)."""
+    t = pq.read_table(path, columns=["text", "source"])
+    source = pc.fill_null(t.column("source").cast(pa.string()), "")
+    is_pos = pc.is_in(source, pa.array(positive, pa.string()))
+    is_neg = pc.is_in(source, pa.array(negative, pa.string())) if negative else pc.invert(is_pos)
+    text = t.column("text").cast(pa.large_string()).combine_chunks()
+    return text.filter(is_pos.combine_chunks()), text.filter(is_neg.combine_chunks())
+
+
+class QualityClassifier(QualityScore):
+    """Params: name (default "quality"), positive_sources (list, required unless `model`
+    exists), negative_sources (default: every other source), model (a MODEL_DIR: loaded if
+    it holds a model, else the trained model is saved there too), heldout (0.1), seed,
+    max_per_class, and fastText settings (lr, epoch, dim, wordNgrams, minCount, bucket, thread)."""
+
+    name = "quality_classifier"
+    kind = "corpus"
+    reads = ("text", "source")
+
+    def __init__(self, **params):
+        Stage.__init__(self, **params)
+        self.score_name = params.get("name") or "quality"
+        self.label = ftm.LABEL_PREFIX + ftm.POSITIVE
+        model = params.get("model")
+        self.preloaded = bool(model and os.path.exists(os.path.join(model, METADATA_FILE)))
+        if self.preloaded:
+            meta = load_metadata(model)
+            self.score_name = params.get("name") or meta["name"]
+            self.label = meta["label"]
+        elif not params.get("positive_sources"):
+            raise ValueError("quality_classifier needs `positive_sources:` (or `model:` pointing to a trained model)")
+
+    def trained_dir(self) -> str:
+        if self.preloaded:
+            return self.params["model"]
+        return os.path.join(self.state_dir, "model")
+
+    def model_path(self) -> str:
+        return os.path.join(self.trained_dir(), MODEL_FILE)
+
+    def fit(self, ctx) -> dict:
+        if self.preloaded:
+            return {"loaded": self.params["model"]}
+        pos_src = tuple(self.params["positive_sources"])
+        neg_src = tuple(self.params.get("negative_sources") or ())
+        parts = ctx.map(functools.partial(_training_text, positive=pos_src, negative=neg_src), ctx.inputs)
+        positive = pa.concat_arrays([p for p, _ in parts])
+        negative = pa.concat_arrays([n for _, n in parts])
+        params = {k: self.params[k] for k in FASTTEXT_KEYS if k in self.params}
+        meta = train_classifier(positive, negative, self.trained_dir(), name=self.score_name, params=params,
+                                heldout=float(self.params.get("heldout", 0.1)),
+                                seed=int(self.params.get("seed", 0)),
+                                max_per_class=self.params.get("max_per_class"),
+                                data_info={"positive_sources": list(pos_src),
+                                           "negative_sources": list(neg_src) or "all other sources"})
+        if self.params.get("model"):  # keep a copy where the user asked for it
+            shutil.copytree(self.trained_dir(), self.params["model"], dirs_exist_ok=True)
+        return {"heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"], "data": meta["data"]}
