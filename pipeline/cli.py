@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
+
+    from gristmill.tokenize import cli as tokenize_cli  # tokenize, mix, train, locate, export
+
+    tokenize_cli.add_commands(sub, _stage_cmd, _common)
     return parser
 
 
@@ -105,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_single("read_documents", {"source": args.source} if args.source else {}, args)
         if args.command == "filter":
             return cmd_filter(args)
+        from gristmill.tokenize import cli as tokenize_cli
+
+        if args.command in tokenize_cli.COMMANDS:
+            return tokenize_cli.run(args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

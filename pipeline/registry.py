@@ -22,6 +22,9 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
+    "token_shards@1": "gristmill.tokenize.stages:TokenShards",
+    "train_model@1": "gristmill.tokenize.stages:TrainModel",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")
