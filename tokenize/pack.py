@@ -105,8 +105,11 @@ def gather_shard(bucket_dir: str, out_dir: str, split: str, shard: int, dtype: s
 
 def pack(parts: list[str], out_dir: str, mapper, tokenizer_path: str, spec: MixtureSpec | None = None,
          val_fraction: float = 0.02, shard_tokens: int = 50_000_000, eos_id: int | None = None,
-         vocab_size: int | None = None, encoder_backend: str | None = None) -> dict:
-    """Write token shards, index and manifest.json for the tokenized `parts` into `out_dir`."""
+         vocab_size: int | None = None, encoder_backend: str | None = None, val_seed: int = 0) -> dict:
+    """Write token shards, index and manifest.json for the tokenized `parts` into `out_dir`.
+
+    The held-out set depends on `val_seed` only, not on the mixture's seed, so mixtures drawn
+    with different seeds are evaluated on the same documents."""
     from gristmill.tokenize.tokenizer import Encoder
 
     t0 = time.time()
@@ -121,7 +124,7 @@ def pack(parts: list[str], out_dir: str, mapper, tokenizer_path: str, spec: Mixt
     row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for _, t in counted] or [np.zeros(0, np.int64)])
     domain = np.array([d for ds, _ in counted for d in ds], dtype=object).astype(str)
     tokens = np.concatenate([t for _, t in counted] or [np.zeros(0, np.int64)])
-    held = split_validation(domain, tokens, val_fraction, spec.seed)
+    held = split_validation(domain, tokens, val_fraction, val_seed)
     train = ~held
     available = {d: int(tokens[(domain == d) & train].sum()) for d in np.unique(domain)}
     tgt = targets(spec, available)  # raises InfeasibleMixture: nothing written yet

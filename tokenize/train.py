@@ -159,7 +159,9 @@ def _trim_log(path: str, last_step: int) -> None:
         f.writelines(keep)
 
 
-def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None) -> dict:
+def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: int | None = None) -> dict:
+    """Train (or resume) to `cfg.steps`; `stop_at` ends this call early with a checkpoint, as
+    an interrupted run would (the schedule still aims at `cfg.steps`)."""
     cfg = cfg or TrainConfig()
     os.makedirs(run_dir, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -200,7 +202,8 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None) -> dict:
     first = last = None
     t_last, tokens_since, t_start = time.perf_counter(), 0, time.perf_counter()
     tokens_per_step = cfg.batch_size * cfg.block_size
-    while step < cfg.steps:
+    end = min(cfg.steps, stop_at or cfg.steps)
+    while step < end:
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -215,7 +218,7 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None) -> dict:
         optimizer.step()
         step += 1
         tokens_since += tokens_per_step
-        done = step == cfg.steps
+        done = step == end
         if step % cfg.log_interval == 0 or done or step == 1:
             now = time.perf_counter()
             rec = {"step": step, "loss": round(float(loss.detach()), 5), "lr": lr,
