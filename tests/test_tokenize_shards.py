@@ -184,3 +184,12 @@ def test_export_olmo_read_by_olmo_core(tokenized, tmp_path):
     assert len(ds) == len(expected)
     for i in (0, len(ds) // 2, len(ds) - 1):
         assert np.array_equal(np.asarray(ds[i]["input_ids"]), expected[i])
+
+
+def test_tokenize_with_absent_domain_fails_before_any_work(tokenized, tmp_path, capsys):
+    out, _ = tokenized
+    new_out = str(tmp_path / "never")
+    rc = main(["tokenize", os.path.join(os.path.dirname(out), "in"), "--out", new_out, "--vocab-size", "300",
+               "--weights", "code=0.5,poetry=0.5", "--quiet"])
+    assert rc == 2 and "'poetry'" in capsys.readouterr().err
+    assert not os.path.exists(new_out)

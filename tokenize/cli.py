@@ -131,7 +131,9 @@ def cmd_tokenize(args) -> int:
     from gristmill.tokenize.stages import TokenizeDocuments
     from gristmill.tokenize.tokenizer import Encoder
 
-    _spec(args), _exports(args)  # bad options fail before any work
+    spec = _spec(args)
+    _exports(args)  # bad options fail before any work
+    _check_domains_present(args.inputs, spec)
     params = {"fast": not args.no_fast, "seed": args.seed}
     if args.tokenizer:
         params["tokenizer"] = os.path.abspath(args.tokenizer)
@@ -163,6 +165,27 @@ def _pack_with_encoder(client, parts, out, tok_path, args, enc) -> dict:
     for fmt in _exports(args):
         export(out, fmt)
     return manifest
+
+
+def _check_domains_present(inputs: list[str], spec) -> None:
+    """Before tokenizing: every weighted domain must occur in the inputs (reads one column).
+    Whether each has enough tokens is known only after encoding; that check runs before any
+    shard is written (and before anything at all in `gristmill mix`)."""
+    if not spec.weights:
+        return
+    import pyarrow.parquet as pq
+
+    from gristmill.pipeline.shards import expand_inputs
+    from gristmill.tokenize.mixture import InfeasibleMixture
+
+    present: set[str] = set()
+    for path in expand_inputs(inputs, suffixes=(".parquet",)):
+        if spec.by in pq.read_schema(path).names:
+            present.update(v for v in pq.read_table(path, columns=[spec.by]).column(spec.by).unique().to_pylist() if v)
+    missing = [d for d, w in spec.weights.items() if w > 0 and d not in present]
+    if missing:
+        raise InfeasibleMixture(f"mixture by {spec.by}: domain(s) {', '.join(map(repr, missing))} do not occur in "
+                                f"the inputs (present: {', '.join(sorted(present)) or 'none'})")
 
 
 def cmd_mix(args) -> int:
