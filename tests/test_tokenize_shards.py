@@ -193,3 +193,28 @@ def test_tokenize_with_absent_domain_fails_before_any_work(tokenized, tmp_path, 
                "--weights", "code=0.5,poetry=0.5", "--quiet"])
     assert rc == 2 and "'poetry'" in capsys.readouterr().err
     assert not os.path.exists(new_out)
+
+
+def test_workflow_steps_tokenize_shards_train(tokenized, scheduler, tmp_path, capsys):
+    from gristmill.pipeline import runner
+    from gristmill.pipeline.workflow import build
+
+    out, _ = tokenized
+    spec = {"name": "tok", "inputs": [os.path.join(os.path.dirname(out), "in")], "steps": [
+        {"name": "tokenize", "stage": "tokenize@1", "params": {"vocab_size": 300}},
+        {"name": "shards", "stage": "token_shards@1",
+         "params": {"weights": {"code": 1, "encyclopedic": 1}, "max_epochs": 3, "export": ["megatron"]}},
+        {"name": "train", "stage": "train_model@1", "params": {"steps": 6, "config": {
+            "n_layer": 1, "n_head": 1, "n_embd": 16, "block_size": 16, "batch_size": 2, "log_interval": 3,
+            "eval_interval": 3, "threads": 1}}},
+    ]}
+    wf = build(spec)
+    results = runner.run(wf, workdir=str(tmp_path), scheduler=scheduler, quiet=True)
+    assert all(r.stats["balanced"] for r in results)
+    m = sf.read_manifest(str(tmp_path / "shards"))
+    assert m["tokenizer"]["encoder"] == "tiktoken" and set(m["mixture"]["realised"]) == {"code", "encyclopedic"}
+    assert os.path.exists(tmp_path / "shards" / "export" / "megatron" / "train_text_document.idx")
+    assert "tokens" not in pq.read_schema(tmp_path / "shards" / "part-00000.parquet").names
+    with open(tmp_path / "train" / "run" / "train_log.jsonl") as f:
+        assert [json.loads(line)["step"] for line in f] == [1, 3, 6]
+    assert "train_model: loss" in capsys.readouterr().out

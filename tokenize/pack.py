@@ -137,6 +137,8 @@ def pack(parts: list[str], out_dir: str, mapper, tokenizer_path: str, spec: Mixt
         plan.append((np.full(len(docs), split), docs, shard, np.arange(len(docs), dtype=np.int64), epoch))
     split_all, docs_all, shard_all, order_all, epoch_all = (np.concatenate(x) for x in zip(*plan))
 
+    if os.path.exists(os.path.join(out_dir, sf.MANIFEST)):  # a folder with a manifest is complete
+        os.unlink(os.path.join(out_dir, sf.MANIFEST))
     if os.path.isdir(os.path.join(out_dir, sf.TOKENS_DIR)):
         shutil.rmtree(os.path.join(out_dir, sf.TOKENS_DIR))
     bucket_root = os.path.join(out_dir, "_buckets")

@@ -122,13 +122,27 @@ class TokenShards(Stage):
         upstream = os.path.dirname(ctx.inputs[0])
         manifest = pack(ctx.inputs, out_dir, ctx.map, os.path.join(upstream, sf.TOKENIZER), self.spec,
                         val_fraction=float(self.params.get("val_fraction", 0.02)),
-                        shard_tokens=int(self.params.get("shard_tokens", 50_000_000)))
+                        shard_tokens=int(self.params.get("shard_tokens", 50_000_000)),
+                        encoder_backend=upstream_encoder(upstream))
         for fmt in self.params.get("export") or []:
             export(out_dir, fmt)
         return {"total_tokens": manifest["total_tokens"], "shards": len(manifest["splits"]["train"]["shards"])}
 
     def process(self, table: pa.Table) -> StageOutput:
         return StageOutput(table.drop_columns([c for c in ("tokens",) if c in table.column_names]))
+
+
+def upstream_encoder(folder: str) -> str | None:
+    """Which encoder the upstream tokenize step used, from its shard markers' counters."""
+    import glob
+    import json
+
+    used = set()
+    for path in glob.glob(os.path.join(folder, "_done", "*.json")):
+        with open(path) as f:
+            used.update(k[len("docs_encoded_with_"):] for k in json.load(f).get("counters", {})
+                        if k.startswith("docs_encoded_with_"))
+    return "+".join(sorted(used)) or None
 
 
 def mixture_spec(params: dict):

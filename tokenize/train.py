@@ -224,7 +224,7 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: 
             rec = {"step": step, "loss": round(float(loss.detach()), 5), "lr": lr,
                    "tokens_per_s": round(tokens_since / max(now - t_last, 1e-9), 1),
                    "tokens_seen": step * tokens_per_step, "elapsed_s": round(now - t_start, 3)}
-            if step % cfg.eval_interval == 0 or done:
+            if (step % cfg.eval_interval == 0 or done) and data.val:
                 rec["val_loss_by_domain"] = evaluate(model, data, cfg, device, autocast)
                 rec["val_loss"] = round(float(np.mean(list(rec["val_loss_by_domain"].values()))), 5)
             log.write(json.dumps(rec) + "\n")
