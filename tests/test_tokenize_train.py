@@ -94,6 +94,11 @@ def test_cli_train_and_config(token_dir, tmp_path):
     run = str(tmp_path / "cli")
     assert main(["train", "--data", token_dir, "--out", run, "--steps", "10", "--config", str(cfg)]) == 0
     assert log_of(run)[-1]["step"] == 10
+    positional = tmp_path / "run.yaml"  # `gristmill train CONFIG`, with data and out inside
+    positional.write_text(cfg.read_text() + f"\ndata: {token_dir}\nout: {tmp_path / 'pos'}\nsteps: 5\n")
+    assert main(["train", str(positional)]) == 0
+    assert log_of(tmp_path / "pos")[-1]["step"] == 5
+    assert main(["train", str(cfg)]) == 2  # no data/out anywhere
     bad = tmp_path / "bad.yaml"
     bad.write_text("n_layers: 3\n")
     with pytest.raises(ValueError, match="n_layers"):

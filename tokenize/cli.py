@@ -2,7 +2,7 @@
 
     gristmill tokenize IN... --out DIR (--vocab-size N | --tokenizer FILE) [--export megatron] [mixture]
     gristmill mix TOKENIZED_DIR --out DIR --weights a=0.5,b=0.5 [--budget N] [--max-epochs E]
-    gristmill train --data TOKENS_DIR --out RUN_DIR [--steps N] [--config FILE]
+    gristmill train --data TOKENS_DIR --out RUN_DIR [--steps N] [--config FILE]   (or: gristmill train CONFIG)
     gristmill locate TOKENS_DIR SHARD OFFSET [--split train]
     gristmill export TOKENS_DIR --format nanogpt|megatron|olmo
 """
@@ -45,8 +45,10 @@ def add_commands(sub, stage_cmd, common) -> None:
     common(p)
 
     p = sub.add_parser("train", help="train the bundled GPT on token shards")
-    p.add_argument("--data", required=True, help="a token folder (with manifest.json)")
-    p.add_argument("--out", required=True, help="run folder: train_log.jsonl and checkpoints")
+    p.add_argument("config_file", nargs="?", metavar="CONFIG",
+                   help="YAML/JSON of TrainConfig fields, may also name `data:` and `out:`")
+    p.add_argument("--data", default=None, help="a token folder (with manifest.json)")
+    p.add_argument("--out", default=None, help="run folder: train_log.jsonl and checkpoints")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--config", default=None, help="YAML or JSON file of TrainConfig fields")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
@@ -206,15 +208,20 @@ def cmd_mix(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from gristmill.tokenize.train import load_config, train
+    from gristmill.tokenize.train import load_config, read_config_file, train
 
-    cfg = load_config(args.config)
+    path = args.config or args.config_file
+    raw = read_config_file(path)
+    data, out = args.data or raw.get("data"), args.out or raw.get("out")
+    if not data or not out:
+        raise BadOption("train needs --data TOKENS_DIR and --out RUN_DIR (or `data:` and `out:` in CONFIG)")
+    cfg = load_config(path, raw)
     if args.steps is not None:
         cfg.steps = args.steps
     if args.device:
         cfg.device = args.device
-    summary = train(args.data, args.out, cfg)
+    summary = train(data, out, cfg)
     print(f"loss {summary['first_loss']:.3f} (step {summary['first_step']}) -> {summary['last_loss']:.3f} "
           f"(step {summary['last_step']}); {summary['tokens_per_s']:,.0f} tokens/s; "
-          f"val loss {summary.get('val_loss_mean')}; run folder {args.out}")
+          f"val loss {summary.get('val_loss_mean')}; run folder {out}")
     return 0

@@ -54,20 +54,27 @@ class TrainConfig:
     threads: int = 0             # CPU threads for torch; 0: half the cores (spare ones feed the loader)
 
 
-def load_config(path: str | None) -> TrainConfig:
+def read_config_file(path: str | None) -> dict:
+    """The mapping in a YAML or JSON config file (empty without one)."""
     if not path:
-        return TrainConfig()
+        return {}
     with open(path) as f:
         if path.endswith(".json"):
-            raw = json.load(f)
-        else:
-            import yaml
+            return json.load(f)
+        import yaml
 
-            raw = yaml.safe_load(f) or {}
+        return yaml.safe_load(f) or {}
+
+
+def load_config(path: str | None, raw: dict | None = None) -> TrainConfig:
+    """TrainConfig from a file (or an already read mapping); `data` and `out` keys are the
+    CLI's and are ignored here; anything else unknown is an error."""
+    raw = dict(read_config_file(path) if raw is None else raw)
+    raw.pop("data", None), raw.pop("out", None)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown training option(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"{path or 'config'}: unknown training option(s) {unknown}; known: {sorted(known)}")
     return TrainConfig(**raw)
 
 
