@@ -39,14 +39,16 @@ def _column(table: pa.Table, name: str) -> pa.Array:
     return pa.nulls(table.num_rows, pa.string())
 
 
-def count_part(path: str, by: str) -> tuple[list[str], np.ndarray]:
-    """Phase 1: (domain of each document, its tokens including EOS) for one tokenized part."""
+def count_part(path: str, by: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Phase 1 for one tokenized part: its domain names, each document's domain (a code into
+    those names) and its tokens including EOS. No text, no tokens: ~12 bytes per document."""
     names = pq.read_schema(path).names
     if "n_tokens" not in names:  # a shard that had no documents is written without stage columns
-        return [], np.zeros(0, np.int64)
+        return [], np.zeros(0, np.int32), np.zeros(0, np.int64)
     table = pq.read_table(path, columns=[c for c in (by, "n_tokens") if c in names])
-    domain = pc.fill_null(_column(table, by), "unknown").to_pylist()
-    return domain, table.column("n_tokens").to_numpy().astype(np.int64) + 1
+    encoded = pc.dictionary_encode(pc.fill_null(_column(table, by), "unknown"))
+    return (encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32),
+            table.column("n_tokens").to_numpy().astype(np.int64) + 1)
 
 
 def scatter_part(path: str, rows: np.ndarray, split: np.ndarray, shard: np.ndarray, order: np.ndarray,
@@ -95,11 +97,9 @@ def gather_shard(bucket_dir: str, out_dir: str, split: str, shard: int, dtype: s
     sf.write_index(index, sf.index_path(out_dir, split, shard))
     tally = {}
     for col in ("source", "topic", "license"):
-        keys = pc.fill_null(table.column(col), "unknown").to_pylist()
-        c: Counter = Counter()
-        for k, t in zip(keys, (lengths + 1).tolist()):
-            c[k] += t
-        tally[col] = dict(c)
+        sums = pa.table({"k": pc.fill_null(table.column(col), "unknown"), "n": pa.array(lengths + 1)}) \
+            .group_by("k").aggregate([("n", "sum")])
+        tally[col] = dict(zip(sums.column("k").to_pylist(), sums.column("n_sum").to_pylist()))
     return {"split": split, "shard": shard, "tokens": int(len(out)), "documents": n, "by": tally}
 
 
@@ -120,16 +120,20 @@ def pack(parts: list[str], out_dir: str, mapper, tokenizer_path: str, spec: Mixt
     dtype = sf.token_dtype(vocab_size)
 
     counted = mapper(count_part, parts, by=spec.by)
-    part_of = np.concatenate([np.full(len(t), i, np.int64) for i, (_, t) in enumerate(counted)] or [np.zeros(0, np.int64)])
-    row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for _, t in counted] or [np.zeros(0, np.int64)])
-    domain = np.array([d for ds, _ in counted for d in ds], dtype=object).astype(str)
-    tokens = np.concatenate([t for _, t in counted] or [np.zeros(0, np.int64)])
+    part_of = np.concatenate([np.full(len(t), i, np.int64) for i, (_, _, t) in enumerate(counted)] or [np.zeros(0, np.int64)])
+    row_of = np.concatenate([np.arange(len(t), dtype=np.int64) for _, _, t in counted] or [np.zeros(0, np.int64)])
+    names = sorted({n for ns, _, _ in counted for n in ns})
+    code_of = {n: i for i, n in enumerate(names)}
+    domain = np.concatenate([np.array([code_of[n] for n in ns], np.int32)[c] if len(c) else c
+                             for ns, c, _ in counted] or [np.zeros(0, np.int32)])  # code per document
+    tokens = np.concatenate([t for _, _, t in counted] or [np.zeros(0, np.int64)])
     held = split_validation(domain, tokens, val_fraction, val_seed)
     train = ~held
-    available = {d: int(tokens[(domain == d) & train].sum()) for d in np.unique(domain)}
+    per_domain = np.bincount(domain[train], weights=tokens[train], minlength=len(names)).astype(np.int64)
+    available = {n: int(per_domain[i]) for i, n in enumerate(names)}
     tgt = targets(spec, available)  # raises InfeasibleMixture: nothing written yet
 
-    train_docs, train_epoch = sample_copies(domain, tokens, train, spec, tgt.tokens)
+    train_docs, train_epoch = sample_copies(domain, tokens, train, spec, {code_of[n]: t for n, t in tgt.tokens.items()})
     val_docs = np.flatnonzero(held)
     plan = []
     for split, docs, epoch in (("train", train_docs, train_epoch), ("val", val_docs, np.zeros(len(val_docs), np.int32))):
@@ -158,7 +162,8 @@ def pack(parts: list[str], out_dir: str, mapper, tokenizer_path: str, spec: Mixt
     if os.path.abspath(tokenizer_path) != os.path.abspath(os.path.join(out_dir, sf.TOKENIZER)):
         shutil.copyfile(tokenizer_path, os.path.join(out_dir, sf.TOKENIZER))
     manifest = _manifest(results, spec, tgt, tokenizer_path, dtype, eos_id, vocab_size, val_fraction,
-                         shard_tokens, encoder_backend, domain, tokens, train_docs, len(parts), time.time() - t0)
+                         shard_tokens, encoder_backend, dict(zip(names, np.bincount(domain[train_docs], minlength=len(names)).tolist())), tokens,
+                         len(parts), time.time() - t0)
     write_json_atomic(manifest, os.path.join(out_dir, sf.MANIFEST))
     return manifest
 
@@ -188,7 +193,7 @@ def _sum(results, split, col) -> dict:
 
 
 def _manifest(results, spec, tgt, tokenizer_path, dtype, eos_id, vocab_size, val_fraction, shard_tokens,
-              backend, domain, tokens, train_docs, n_parts, seconds) -> dict:
+              backend, picked_docs, tokens, n_parts, seconds) -> dict:
     from gristmill.tokenize.tokenizer import tokenizer_hash
 
     splits = {}
@@ -203,7 +208,6 @@ def _manifest(results, spec, tgt, tokenizer_path, dtype, eos_id, vocab_size, val
         }
     realised = _sum(results, "train", spec.by)
     total = sum(realised.values()) or 1
-    picked_docs = Counter(domain[train_docs].tolist())
     mixture = {
         "by": spec.by, "requested_weights": spec.normalized() if spec.weights else None,
         "budget_tokens": tgt.budget, "max_epochs": spec.max_epochs, "excluded_domains": tgt.excluded,
