@@ -118,3 +118,14 @@ def test_external_tokenizer_json_with_other_eos(tmp_path):
         Encoder(path, eos_token="<nope>")
     flat, _ = enc.encode_batch(["x y z"])
     assert flat.dtype == np.uint32
+
+
+def test_stage_rejects_bad_tokenizer_params(tmp_path, trained):
+    from gristmill.tokenize.stages import TokenizeDocuments
+
+    with pytest.raises(ValueError, match="exactly one"):
+        TokenizeDocuments()
+    with pytest.raises(ValueError, match="not found"):
+        TokenizeDocuments(tokenizer=str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="end-of-document"):
+        TokenizeDocuments(tokenizer=trained, eos_token="<none>")

@@ -141,7 +141,10 @@ def cmd_tokenize(args) -> int:
         params["tokenizer"] = os.path.abspath(args.tokenizer)
     else:
         params.update(vocab_size=args.vocab_size, sample_chars=args.sample_chars)
-    stage = TokenizeDocuments(**params)
+    try:
+        stage = TokenizeDocuments(**params)
+    except Exception as e:  # a tokenizer.json that cannot be loaded, or has no EOS
+        raise BadOption(f"--tokenizer {args.tokenizer}: {e}") from e
     wf = Workflow(name="tokenize", inputs=[os.path.abspath(p) if "://" not in p else p for p in args.inputs],
                   steps=[Step(name="tokenize", stage=stage)])
     check_columns(wf)

@@ -51,8 +51,12 @@ class TokenizeDocuments(Stage):
         super().__init__(**params)
         if bool(params.get("vocab_size")) == bool(params.get("tokenizer")):
             raise ValueError("give exactly one of vocab_size (train a tokenizer) or tokenizer (a tokenizer.json path)")
-        if params.get("tokenizer") and not os.path.exists(params["tokenizer"]):
-            raise ValueError(f"tokenizer file not found: {params['tokenizer']}")
+        if params.get("tokenizer"):
+            if not os.path.exists(params["tokenizer"]):
+                raise ValueError(f"tokenizer file not found: {params['tokenizer']}")
+            from gristmill.tokenize.tokenizer import Encoder
+
+            Encoder(params["tokenizer"], params.get("eos_token"), fast=False)  # unreadable / no EOS: fail now
         self.encoder = None
 
     @property

@@ -216,8 +216,16 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: 
             group["lr"] = lr
         x, y = data.batch(rng, cfg.batch_size)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast():
-            _, loss = fwd(x, y)
+        try:
+            with autocast():
+                _, loss = fwd(x, y)
+        except Exception as e:  # torch.compile needs a working compiler toolchain; run eager without one
+            if fwd is model:
+                raise
+            print(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); training without it", flush=True)
+            fwd = model
+            with autocast():
+                _, loss = fwd(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
