@@ -91,7 +91,7 @@ def run(args) -> int:
 
     try:
         return _run(args)
-    except (InfeasibleMixture, BadOption) as e:
+    except (InfeasibleMixture, BadOption, IndexError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2
 
