@@ -218,3 +218,15 @@ def test_workflow_steps_tokenize_shards_train(tokenized, scheduler, tmp_path, ca
     with open(tmp_path / "train" / "run" / "train_log.jsonl") as f:
         assert [json.loads(line)["step"] for line in f] == [1, 3, 6]
     assert "train_model: loss" in capsys.readouterr().out
+
+
+def test_given_tokenizer_json_reproduces_the_same_shards(tokenized, scheduler, tmp_path):
+    out, _ = tokenized
+    again = str(tmp_path / "again")
+    assert main(["tokenize", os.path.join(os.path.dirname(out), "in"), "--out", again, "--tokenizer",
+                 os.path.join(out, "tokenizer.json"), "--scheduler", scheduler, "--quiet", "--shard-tokens", "20000"]) == 0
+    a, b = sf.read_manifest(out), sf.read_manifest(again)
+    assert a["tokenizer"]["hash"] == b["tokenizer"]["hash"] and a["total_tokens"] == b["total_tokens"]
+    for i in range(len(a["splits"]["train"]["shards"])):
+        with open(sf.bin_path(out, "train", i), "rb") as fa, open(sf.bin_path(again, "train", i), "rb") as fb:
+            assert fa.read() == fb.read()
