@@ -125,6 +125,7 @@ def test_mixture_determinism_and_infeasible(tokenized, scheduler, tmp_path, caps
     assert main(["mix", out, "--out", b, *args]) == 0
     assert main(["mix", out, "--out", c, *args, "--seed", "5"]) == 0
     m = sf.read_manifest(a)
+    assert m["tokenizer"]["encoder"] == "tiktoken"  # what encoded the re-used documents
     real = m["mixture"]["realised"]
     assert set(real) == {"code", "literary"} and m["mixture"]["excluded_domains"] == ["encyclopedic"]
     assert abs(real["code"]["fraction"] - 0.6) < 0.05 and real["code"]["epochs"] > 1

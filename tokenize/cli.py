@@ -152,7 +152,7 @@ def cmd_tokenize(args) -> int:
         runner.run(wf, out_dirs={"tokenize": args.out}, client=client, quiet=args.quiet)
 
         tok_path = os.path.join(args.out, "_state", "tokenizer.json")
-        enc = Encoder(tok_path, fast=not args.no_fast)
+        enc = Encoder(tok_path, fast=False)  # for eos and vocabulary only
         manifest = _pack_with_encoder(client, list_parts(args.out), args.out, tok_path, args, enc)
     _report(manifest, args.out)
     return 0
@@ -162,11 +162,12 @@ def _pack_with_encoder(client, parts, out, tok_path, args, enc) -> dict:
     from gristmill.pipeline.runner import FitContext
     from gristmill.tokenize.export import export
     from gristmill.tokenize.pack import pack
+    from gristmill.tokenize.stages import upstream_encoder  # what the shards' encoding really used
 
     ctx = FitContext(client, parts, out, workers=1)
     manifest = pack(parts, out, ctx.map, tok_path, _spec(args), val_fraction=args.val_fraction,
                     shard_tokens=args.shard_tokens, eos_id=enc.eos_id, vocab_size=enc.vocab_size,
-                    encoder_backend=enc.backend)
+                    encoder_backend=upstream_encoder(os.path.dirname(parts[0])) if parts else None)
     for fmt in _exports(args):
         export(out, fmt)
     return manifest
@@ -203,7 +204,6 @@ def cmd_mix(args) -> int:
     if not parts or not os.path.exists(tok_path):
         raise FileNotFoundError(f"{args.tokenized} is not a `gristmill tokenize` output (no part-*.parquet or tokenizer.json)")
     enc = Encoder(tok_path, fast=False)
-    os.makedirs(args.out, exist_ok=True)
     with runner.dask_client(args.scheduler, args.workers) as client:
         manifest = _pack_with_encoder(client, parts, args.out, tok_path, args, enc)
     _report(manifest, args.out)
