@@ -28,11 +28,12 @@ def documents() -> pa.Table:
         with gzip.open(os.path.join(SAMPLE, f"{source}-0.jsonl.gz"), "rt") as f:
             for i, line in zip(range(n), f):
                 rows.append({"id": f"{source}-{i}", "text": json.loads(line)["text"][:6000], "source": source,
-                             "url": f"https://example.org/{source}/{i}", "license": LICENSE[source]})
-    rows += [{"id": "empty", "text": "", "source": "code", "url": None, "license": None},
-             {"id": "blank", "text": " \n\t ", "source": "literary", "url": None, "license": None},
+                             "url": f"https://example.org/{source}/{i}", "license": LICENSE[source],
+                             "topic": "program" if source == "code" else "prose"})
+    rows += [{"id": "empty", "text": "", "source": "code", "url": None, "license": None, "topic": None},
+             {"id": "blank", "text": " \n\t ", "source": "literary", "url": None, "license": None, "topic": None},
              {"id": "literal-eos", "text": "a <|endoftext|> b " * 20, "source": "literary",
-              "url": "https://example.org/eos", "license": "CC0-1.0"}]
+              "url": "https://example.org/eos", "license": "CC0-1.0", "topic": "prose"}]
     return pa.Table.from_pylist(rows)
 
 
@@ -134,6 +135,13 @@ def test_mixture_determinism_and_infeasible(tokenized, scheduler, tmp_path, caps
             assert fa.read() == fb.read()
     with open(sf.bin_path(a, "train", 0), "rb") as fa, open(sf.bin_path(c, "train", 0), "rb") as fc:
         assert fa.read() != fc.read()
+    # by topic: a mixture over another column, recorded as such
+    t = str(tmp_path / "topic")
+    assert main(["mix", out, "--out", t, "--by", "topic", "--weights", "program=1,prose=3", "--max-epochs", "2",
+                 "--scheduler", scheduler, "--quiet"]) == 0
+    mt = sf.read_manifest(t)
+    assert mt["mixture"]["by"] == "topic" and set(mt["tokens_by_topic"]) == {"program", "prose"}
+    assert abs(mt["mixture"]["realised"]["prose"]["fraction"] - 0.75) < 0.05
     # infeasible: fails before writing anything, naming the domain and the shortfall
     bad = str(tmp_path / "bad")
     capsys.readouterr()
