@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.filters import classify_cli
 
     classify_cli.add_parsers(sub, _common, _stage_cmd)
+    from gristmill.tokenize import cli as tokenize_cli  # tokenize, mix, train, locate, export
+
+    tokenize_cli.add_commands(sub, _stage_cmd, _common)
     return parser
 
 
@@ -121,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command in classify_cli.COMMANDS:
             return classify_cli.run(args, run_single)
+        from gristmill.tokenize import cli as tokenize_cli
+
+        if args.command in tokenize_cli.COMMANDS:
+            return tokenize_cli.run(args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

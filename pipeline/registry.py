@@ -28,6 +28,9 @@ BUILTIN: dict[str, str] = {
     "quality_classifier@1": "gristmill.filters.quality:QualityClassifier",
     "select@1": "gristmill.filters.select:Select",
     "topics@1": "gristmill.filters.topics:TopicModel",
+    "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
+    "token_shards@1": "gristmill.tokenize.stages:TokenShards",
+    "train_model@1": "gristmill.tokenize.stages:TrainModel",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

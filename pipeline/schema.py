@@ -41,6 +41,7 @@ ADDED_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "generator": (pa.string(), "for synthetic rows: model and prompt version that wrote them"),
     "topic": (pa.string(), "topic label assigned by a topic model"),
     "n_tokens": (pa.int64(), "tokens in `text` under the run's tokenizer"),
+    "tokens": (pa.large_list(pa.uint32()), "token ids of `text` (EOS not included), added by `tokenize`"),
     "pii_counts": (pa.map_(pa.string(), pa.int32()), "masked PII spans per type"),
     "warc_record_id": (pa.string(), "WARC-Record-ID of the record a crawled document came from"),
     "content_type": (pa.string(), "HTTP Content-Type (media type only) of the crawled response"),
