@@ -63,7 +63,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
 
 def default_workers() -> int:
     """One worker per usable core (Dask's count honours cgroup and affinity limits)."""
-    from distributed.system import CPU_COUNT
+    from dask.system import CPU_COUNT
 
     return max(1, int(CPU_COUNT or os.cpu_count() or 1))
 

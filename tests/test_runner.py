@@ -174,3 +174,7 @@ def test_empty_shard_still_gets_the_stages_columns(tmp_path, dask_client):
     runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
     schemas = [pq.read_schema(tmp_path / "w" / "score" / f"part-0000{i}.parquet") for i in (0, 1)]
     assert all("score_quality" in s.names for s in schemas)
+
+
+def test_default_worker_count_is_the_usable_cores():
+    assert 1 <= runner.default_workers() <= (os.cpu_count() or 1)
