@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "read", "JSONL / Parquet / text files to documents")
     p.add_argument("--source", default=None, help="`source` for records that have none")
 
+    p = _stage_cmd(sub, "ocr", "PDF files or ingest's PDF queue to documents (one per PDF)")
+    from gristmill.ocr.cli import add_arguments as _ocr_arguments
+
+    _ocr_arguments(p)
+
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
@@ -105,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
             return run_single("read_documents", {"source": args.source} if args.source else {}, args)
         if args.command == "filter":
             return cmd_filter(args)
+        if args.command == "ocr":
+            from gristmill.ocr.cli import resolve_inputs, stage_and_params
+
+            args.inputs = resolve_inputs(args.inputs)
+            if not args.inputs:
+                raise WorkflowError("no PDF files or PDF queue shards found in the inputs")
+            stage, params = stage_and_params(args)  # origin_file keeps each path as given
+            return run_single(stage, params, args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

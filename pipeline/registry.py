@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "ocr@1": "gristmill.ocr.stage:OcrStage",
+    "ocr_gpu@1": "gristmill.ocr.stage:OcrGpuStage",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

@@ -42,6 +42,11 @@ ADDED_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "topic": (pa.string(), "topic label assigned by a topic model"),
     "n_tokens": (pa.int64(), "tokens in `text` under the run's tokenizer"),
     "pii_counts": (pa.map_(pa.string(), pa.int32()), "masked PII spans per type"),
+    "pdf_pages": (pa.int32(), "OCR: pages in the PDF"),
+    "pages_ocr": (pa.int32(), "OCR: pages read by an OCR engine (the rest: text layer or blank)"),
+    "page_engines": (pa.list_(pa.string()), "OCR: engine per page (`pymupdf`, `pymupdf4llm`, `rapidocr-cpu`, `vlm:<model>`, `none`)"),
+    "page_routes": (pa.list_(pa.string()), "OCR: router decision per page as `route:reason` (e.g. `ocr:no_text_layer`)"),
+    "page_offsets": (pa.list_(pa.int64()), "OCR: character offset in `text` where each page starts"),
 }
 
 SCORE_PREFIX = "score_"

@@ -1,0 +1,162 @@
+"""Parent side of the isolated PDF worker: per-page and per-document time limits, a
+memory limit, restart after a crash or hang, and resume at the next page.
+
+A Dask worker process is daemonic, so multiprocessing children are not allowed there;
+a plain subprocess (python -m gristmill.ocr.worker) is, and it also survives a segfault
+of MuPDF in the child. Models load once per child and the child is reused across
+documents until it dies or is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from gristmill.ocr.worker import HEADER
+
+
+@dataclass
+class DocResult:
+    info: dict | None = None                     # the `open` message
+    pages: dict[int, dict] = field(default_factory=dict)
+    error: tuple[str, str] | None = None         # (reason, detail) if the document failed
+    restarts: int = 0
+    seconds: float = 0.0
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Died(Exception):
+    pass
+
+
+class PdfWorker:
+    def __init__(self, mem_limit_mb: int = 3072, startup_timeout_s: float = 120.0):
+        self.mem_limit = int(mem_limit_mb) * 1024 * 1024
+        self.startup_timeout = startup_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.started = 0
+
+    # -- process management -------------------------------------------------------------
+    def _start(self) -> None:
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gristmill.ocr.worker", str(self.mem_limit)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.started += 1
+        msg = self._recv(time.monotonic() + self.startup_timeout)
+        if msg.get("kind") != "ready":
+            raise RuntimeError(f"PDF worker did not start: {msg}")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self.proc = None
+
+    close = kill
+
+    def __del__(self):
+        self.kill()
+
+    def __getstate__(self):  # a live process does not travel
+        return {"mem_limit": self.mem_limit, "startup_timeout": self.startup_timeout, "proc": None, "started": 0}
+
+    # -- protocol -----------------------------------------------------------------------
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Timeout()
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                raise _Timeout()
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
+            if not chunk:
+                raise _Died()
+            buf += chunk
+        return bytes(buf)
+
+    def _recv(self, deadline: float) -> dict:
+        (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline))
+        return pickle.loads(self._read_exact(n, deadline))
+
+    def _send(self, obj) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.proc.stdin.write(HEADER.pack(len(data)) + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise _Died() from e
+
+    def _death_detail(self) -> str:
+        code = self.proc.poll() if self.proc else None
+        if code is not None and code < 0:
+            return f"worker killed by signal {-code}"
+        return f"worker exited with code {code}"
+
+    # -- one document -------------------------------------------------------------------
+    def run(self, pdf, opts: dict, page_timeout_s: float = 120.0, doc_timeout_s: float = 1800.0) -> DocResult:
+        """Process one PDF (a path or bytes). Never raises for a bad PDF: the reason is in
+        `DocResult.error`, failed pages are marked `route == "failed"`."""
+        t0 = time.monotonic()
+        doc_deadline = t0 + doc_timeout_s
+        res = DocResult()
+        start_page = 0
+        while True:
+            try:
+                if self.proc is None or self.proc.poll() is not None:
+                    self.kill()
+                    self._start()
+                self._send({"pdf": pdf, "opts": opts, "start_page": start_page})
+                while True:
+                    msg = self._recv(min(time.monotonic() + page_timeout_s, doc_deadline))
+                    kind = msg.get("kind")
+                    if kind == "open":
+                        res.info = msg
+                    elif kind == "page":
+                        res.pages[msg["index"]] = msg
+                        start_page = msg["index"] + 1
+                    elif kind == "error":
+                        res.error = (msg["reason"], msg.get("detail", ""))
+                        break
+                    elif kind == "done":
+                        break
+                break
+            except (_Timeout, _Died) as e:
+                timed_out = isinstance(e, _Timeout)
+                detail = "no reply in time" if timed_out else self._death_detail()
+                self.kill()
+                res.restarts += 1
+                if time.monotonic() >= doc_deadline:
+                    res.error = ("doc_timeout", f"over {doc_timeout_s:.0f} s")
+                    break
+                if res.info is None:  # died or hung while opening: nothing to resume
+                    res.error = ("parse_timeout" if timed_out else "parser_crash", detail)
+                    break
+                res.pages[start_page] = {"kind": "page", "index": start_page, "route": "failed",
+                                         "reason": "page_timeout" if timed_out else "page_crash",
+                                         "engine": "none", "lines": [], "detail": detail}
+                start_page += 1
+                if start_page >= res.info["pages"]:
+                    break
+        res.seconds = time.monotonic() - t0
+        return res

@@ -1,0 +1,219 @@
+"""Reading order for positioned text: column-aware line assembly, paragraphs, and
+removal of running headers, footers and page numbers.
+
+The same code orders the text layer's lines (pymupdf) and the OCR engine's boxes, so
+both routes produce text the same way: columns read top to bottom, left to right;
+elements that span a gutter (titles, full-width figures' captions) cut the page into
+bands that are read in order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+    @property
+    def h(self) -> float:
+        return self.y1 - self.y0
+
+
+@dataclass
+class Line:
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    para_break: bool = False  # a paragraph starts at this line
+
+
+def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.1) -> list[tuple[float, float]]:
+    """Vertical whitespace bands (x ranges) inside the boxes' horizontal extent.
+
+    An x position counts as empty when at most `span_tolerance` of the boxes cover it,
+    so a few full-width titles do not hide a column gutter.
+    """
+    if len(boxes) < 4:
+        return []
+    lo = min(b.x0 for b in boxes)
+    hi = max(b.x1 for b in boxes)
+    width = int(np.ceil(hi - lo)) + 1
+    if width < 3 * min_gap:
+        return []
+    cover = np.zeros(width + 1, np.int32)
+    for b in boxes:  # difference array: +1 at start, -1 after end
+        cover[int(b.x0 - lo)] += 1
+        cover[int(np.ceil(b.x1 - lo))] -= 1
+    cover = np.cumsum(cover)[:width]
+    empty = cover <= max(0, int(span_tolerance * len(boxes)))
+    gutters = []
+    i = 0
+    while i < width:
+        if empty[i]:
+            j = i
+            while j < width and empty[j]:
+                j += 1
+            if i > 0 and j < width and (j - i) >= min_gap:
+                gutters.append((lo + i, lo + j))
+            i = j
+        else:
+            i += 1
+    return gutters
+
+
+def _column_of(b: Box, edges: list[float]) -> int | None:
+    """Index of the column that holds `b`, or None if it crosses a gutter."""
+    for k in range(len(edges) - 1):
+        if b.x0 >= edges[k] - 1 and b.x1 <= edges[k + 1] + 1:
+            return k
+    return None
+
+
+def group_lines(boxes: list[Box]) -> list[Line]:
+    """Boxes of one column into lines: boxes that overlap vertically by half their height
+    join left to right with a space."""
+    lines: list[list[Box]] = []
+    for b in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
+        if lines:
+            last = lines[-1]
+            ly0 = min(x.y0 for x in last)
+            ly1 = max(x.y1 for x in last)
+            overlap = min(ly1, b.y1) - max(ly0, b.y0)
+            if overlap > 0.5 * min(b.h, ly1 - ly0):
+                last.append(b)
+                continue
+        lines.append([b])
+    out = []
+    for parts in lines:
+        parts.sort(key=lambda b: b.x0)
+        out.append(Line(" ".join(p.text.strip() for p in parts if p.text.strip()),
+                        min(p.x0 for p in parts), min(p.y0 for p in parts),
+                        max(p.x1 for p in parts), max(p.y1 for p in parts)))
+    return [ln for ln in out if ln.text]
+
+
+def _mark_paragraphs(lines: list[Line]) -> None:
+    """A paragraph starts after a vertical gap larger than 0.8 line heights, or at an
+    indented line."""
+    if not lines:
+        return
+    heights = np.array([ln.y1 - ln.y0 for ln in lines])
+    h = float(np.median(heights)) or 1.0
+    left = float(np.median([ln.x0 for ln in lines]))
+    lines[0].para_break = True
+    for prev, cur in zip(lines, lines[1:]):
+        gap = cur.y0 - prev.y1
+        indented = cur.x0 - left > 1.2 * h and abs(prev.x0 - left) < 0.5 * h
+        cur.para_break = gap > 0.8 * h or indented or gap < -h  # negative: a new column
+
+
+def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
+    """Boxes of one page to lines in reading order, with paragraph starts marked."""
+    boxes = [b for b in boxes if b.text and b.text.strip() and b.x1 > b.x0]
+    if not boxes:
+        return []
+    med_h = float(np.median([b.h for b in boxes])) or 1.0
+    gutters = find_gutters(boxes, min_gap=max(0.8 * med_h, 0.012 * page_width))
+    edges = [-1e9] + [(g0 + g1) / 2 for g0, g1 in gutters] + [1e9]
+    spanning = [b for b in boxes if _column_of(b, edges) is None]
+    columns = [b for b in boxes if _column_of(b, edges) is not None]
+    # Bands: spanning boxes cut the page vertically; columns are read within a band.
+    cuts = sorted({b.y0 for b in spanning})
+    out: list[Line] = []
+
+    def emit_band(band: list[Box]) -> None:
+        by_col: dict[int, list[Box]] = {}
+        for b in band:
+            by_col.setdefault(_column_of(b, edges), []).append(b)
+        for k in sorted(by_col):
+            lines = group_lines(by_col[k])
+            _mark_paragraphs(lines)
+            out.extend(lines)
+
+    remaining = sorted(columns, key=lambda b: b.y0)
+    span_sorted = sorted(spanning, key=lambda b: b.y0)
+    si = 0
+    for cut in cuts + [float("inf")]:
+        band = [b for b in remaining if (b.y0 + b.y1) / 2 < cut]
+        remaining = [b for b in remaining if (b.y0 + b.y1) / 2 >= cut]
+        emit_band(band)
+        group = []
+        while si < len(span_sorted) and span_sorted[si].y0 == cut:
+            group.append(span_sorted[si])
+            si += 1
+        if group:
+            lines = group_lines(group)
+            for ln in lines:
+                ln.para_break = True
+            out.extend(lines)
+    return out
+
+
+_PAGE_NUMBER = re.compile(r"^\W*(page\s*)?(\d{1,4}|[ivxlc]{1,7})(\s*(of|/)\s*\d{1,4})?\W*$", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+
+
+def _norm(text: str) -> str:
+    return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+
+def remove_running_lines(pages: list[list[Line]], heights: list[float], zone: float = 0.1,
+                         min_repeats: int = 3) -> tuple[list[list[Line]], int]:
+    """Drop page numbers and lines repeated in the top/bottom `zone` of many pages.
+
+    Returns the cleaned pages and how many lines were removed. Only the first and last two
+    lines of a page are candidates, so body text that repeats is never touched.
+    """
+    def candidates(lines: list[Line], h: float):
+        idx = list(range(min(2, len(lines)))) + list(range(max(2, len(lines) - 2), len(lines)))
+        return [i for i in dict.fromkeys(idx) if lines[i].y1 < zone * h or lines[i].y0 > (1 - zone) * h]
+
+    counts: dict[str, int] = {}
+    for lines, h in zip(pages, heights):
+        for key in {_norm(lines[i].text) for i in candidates(lines, h)}:
+            counts[key] = counts.get(key, 0) + 1
+    need = max(min_repeats, int(0.3 * len(pages))) if len(pages) >= min_repeats else 10**9
+    removed = 0
+    out = []
+    for lines, h in zip(pages, heights):
+        drop = {i for i in candidates(lines, h)
+                if _PAGE_NUMBER.match(lines[i].text) or counts.get(_norm(lines[i].text), 0) >= need}
+        removed += len(drop)
+        kept = [ln for i, ln in enumerate(lines) if i not in drop]
+        if kept and drop:
+            kept[0].para_break = True
+        out.append(kept)
+    return out, removed
+
+
+_HYPHEN_END = re.compile(r"[a-zà-ÿ]-$")
+
+
+def render(lines: list[Line]) -> str:
+    """Lines to text: a paragraph per line of output, hyphenated line ends joined."""
+    paras: list[str] = []
+    cur = ""
+    for ln in lines:
+        t = ln.text.strip()
+        if ln.para_break or not cur:
+            if cur:
+                paras.append(cur)
+            cur = t
+        elif _HYPHEN_END.search(cur) and t[:1].islower():
+            cur = cur[:-1] + t
+        else:
+            cur = f"{cur} {t}"
+    if cur:
+        paras.append(cur)
+    return "\n\n".join(paras)
