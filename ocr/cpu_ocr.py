@@ -77,7 +77,7 @@ class RapidOcrEngine:
     @staticmethod
     def _mostly_tall(items) -> bool:
         """Most text boxes taller than wide: the page is turned by 90 or 270 degrees."""
-        if len(items) < 3:
+        if not items:
             return False
         tall = sum(1 for x0, y0, x1, y1, _, _ in items if (y1 - y0) > 1.5 * (x1 - x0))
         return tall / len(items) > 0.6
@@ -90,10 +90,12 @@ class RapidOcrEngine:
         rotation = 0
         items, conf = self._run(img)
         if detect_rotation and self._mostly_tall(items):
-            turned = np.ascontiguousarray(np.rot90(img, k=-1))  # clockwise by 90
-            items2, conf2 = self._run(turned)
-            if conf2 >= conf:
-                items, conf, img, rotation = items2, conf2, turned, 90
+            # rapidocr turns tall crops itself, so the readings may look fine, but their boxes
+            # are columns of one word each: turn the page and read it again. A page turned the
+            # other way (270) comes out upside down and is caught by the check below.
+            img = np.ascontiguousarray(np.rot90(img, k=-1))  # clockwise by 90
+            items, conf = self._run(img)
+            rotation = 90
         if detect_rotation and items and conf < self.low_confidence:
             flipped = np.ascontiguousarray(np.rot90(img, k=2))
             items2, conf2 = self._run(flipped)

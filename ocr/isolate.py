@@ -121,11 +121,14 @@ class PdfWorker:
         doc_deadline = t0 + doc_timeout_s
         res = DocResult()
         start_page = 0
+        retried_stale = False
         while True:
+            fresh = False
             try:
                 if self.proc is None or self.proc.poll() is not None:
                     self.kill()
                     self._start()
+                    fresh = True
                 self._send({"pdf": pdf, "opts": opts, "start_page": start_page})
                 while True:
                     msg = self._recv(min(time.monotonic() + page_timeout_s, doc_deadline))
@@ -149,6 +152,9 @@ class PdfWorker:
                 if time.monotonic() >= doc_deadline:
                     res.error = ("doc_timeout", f"over {doc_timeout_s:.0f} s")
                     break
+                if res.info is None and not fresh and not timed_out and not retried_stale:
+                    retried_stale = True  # the reused worker had died since the last document
+                    continue
                 if res.info is None:  # died or hung while opening: nothing to resume
                     res.error = ("parse_timeout" if timed_out else "parser_crash", detail)
                     break

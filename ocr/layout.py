@@ -38,7 +38,7 @@ class Line:
     para_break: bool = False  # a paragraph starts at this line
 
 
-def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.1) -> list[tuple[float, float]]:
+def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) -> list[tuple[float, float]]:
     """Vertical whitespace bands (x ranges) inside the boxes' horizontal extent.
 
     An x position counts as empty when at most `span_tolerance` of the boxes cover it,

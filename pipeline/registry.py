@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
     "ocr@1": "gristmill.ocr.stage:OcrStage",
     "ocr_gpu@1": "gristmill.ocr.stage:OcrGpuStage",
+    "ocr_vlm@1": "gristmill.ocr.vlm_stage:OcrVlmStage",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")
