@@ -9,6 +9,7 @@ documents until it dies or is killed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -38,6 +39,19 @@ class _Died(Exception):
 
 
 class PdfWorker:
+    _shared: dict[int, "PdfWorker"] = {}
+
+    @classmethod
+    def shared(cls, mem_limit_mb: int = 3072) -> "PdfWorker":
+        """One worker process per (Dask worker) process and memory limit, shared by all
+        OCR stages there; killed when this process exits."""
+        w = cls._shared.get(mem_limit_mb)
+        if w is None:
+            w = cls._shared[mem_limit_mb] = cls(mem_limit_mb)
+            if len(cls._shared) == 1:
+                atexit.register(lambda: [x.kill() for x in cls._shared.values()])
+        return w
+
     def __init__(self, mem_limit_mb: int = 3072, startup_timeout_s: float = 120.0):
         self.mem_limit = int(mem_limit_mb) * 1024 * 1024
         self.startup_timeout = startup_timeout_s

@@ -65,7 +65,7 @@ class OcrStage(Stage):
 
     def worker(self) -> PdfWorker:
         if self._worker is None:
-            self._worker = PdfWorker(mem_limit_mb=int(self.params.get("mem_limit_mb", 3072)))
+            self._worker = PdfWorker.shared(int(self.params.get("mem_limit_mb", 3072)))
         return self._worker
 
     # -- input --------------------------------------------------------------------------
