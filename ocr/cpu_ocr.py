@@ -39,14 +39,15 @@ def cuda_available() -> bool:
 class RapidOcrEngine:
     """`read(image) -> (lines, info)`; `image` is an HxWx3 uint8 array."""
 
-    def __init__(self, threads: int = 1, device: str = "cpu", low_confidence: float = 0.85):
+    def __init__(self, threads: int = 1, device: str = "cpu", low_confidence: float = 0.85,
+                 use_cls: bool = False):
         from rapidocr import RapidOCR
 
         self.device = "cuda" if device in ("cuda", "gpu") and cuda_available() else "cpu"
         self.fell_back = device in ("cuda", "gpu") and self.device == "cpu"
         params = {
             **_bundled_models(),
-            "Global.use_cls": False,
+            "Global.use_cls": use_cls,  # off by default: it flips upright lines (measured)
             "Global.log_level": "error",
             # Detection on the page scaled to 960 px on its long side: at rapidocr's default
             # (short side >= 736) a lone word on a blank 150-dpi scan was missed; recognition
@@ -58,11 +59,12 @@ class RapidOcrEngine:
             "EngineConfig.onnxruntime.use_cuda": self.device == "cuda",
         }
         self._engine = RapidOCR(params=params)
+        self.use_cls = use_cls
         self.low_confidence = low_confidence
         self.name = f"rapidocr-{self.device}"
 
     def _run(self, img: np.ndarray):
-        out = self._engine(img, use_det=True, use_cls=False, use_rec=True)
+        out = self._engine(img, use_det=True, use_cls=self.use_cls, use_rec=True)
         if out.boxes is None or out.txts is None:
             return [], 0.0
         items = []

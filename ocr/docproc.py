@@ -109,14 +109,16 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
         if decision == "blank" and len(page.get_drawings()) > 50:
             decision, reason = "ocr", "vector_drawn_page"  # text drawn as paths has no text layer
         out.update(route=decision, reason=reason, signals=sig.as_dict(), height=float(page.rect.height))
-        if decision == "ocr" and ocr_mode == "none":
-            decision = "text" if sig.visible_chars else "blank"
+        visible_only = True
+        if decision == "ocr" and ocr_mode == "none":  # the text layer, even an invisible one, is all we have
+            decision = "text" if sig.chars else "blank"
             out["reason"] = reason + "+ocr_disabled"
+            visible_only = False
         if decision == "text":
             if text_mode == "markdown":
                 out.update(engine="pymupdf4llm", text=_markdown_page(doc, i))
             else:
-                out.update(engine="pymupdf", lines=_lines_out(page_lines(page, sig.text_angle)))
+                out.update(engine="pymupdf", lines=_lines_out(page_lines(page, sig.text_angle, visible_only)))
                 if sig.text_angle in (90, 270):
                     out["height"] = float(page.rect.width)
         elif decision == "ocr":
@@ -149,7 +151,9 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
     except MemoryError:
         out.update(route="failed", reason="memory_limit", engine="none", lines=[])
     except Exception as e:  # noqa: BLE001 - one bad page fails alone
-        out.update(route="failed", reason="page_error", engine="none", lines=[],
-                   detail=f"{type(e).__name__}: {e}"[:300])
+        detail = f"{type(e).__name__}: {e}"[:300]
+        out_of_memory = any(k in detail.lower() for k in ("malloc", "out of memory", "bad_alloc", "allocate"))
+        out.update(route="failed", reason="memory_limit" if out_of_memory else "page_error", engine="none",
+                   lines=[], detail=detail)
     out["seconds"] = round(time.perf_counter() - t0, 4)
     return out

@@ -20,6 +20,11 @@ from dataclasses import dataclass, field
 
 from gristmill.ocr.worker import HEADER
 
+try:
+    _CLK_TCK = os.sysconf("SC_CLK_TCK")
+except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux
+    _CLK_TCK = 100
+
 
 @dataclass
 class DocResult:
@@ -52,7 +57,8 @@ class PdfWorker:
                 atexit.register(lambda: [x.kill() for x in cls._shared.values()])
         return w
 
-    def __init__(self, mem_limit_mb: int = 3072, startup_timeout_s: float = 120.0):
+    def __init__(self, mem_limit_mb: int = 3072, startup_timeout_s: float = 120.0, wall_factor: float = 5.0):
+        self.wall_factor = wall_factor
         self.mem_limit = int(mem_limit_mb) * 1024 * 1024
         self.startup_timeout = startup_timeout_s
         self.proc: subprocess.Popen | None = None
@@ -90,28 +96,44 @@ class PdfWorker:
         self.kill()
 
     def __getstate__(self):  # a live process does not travel
-        return {"mem_limit": self.mem_limit, "startup_timeout": self.startup_timeout, "proc": None, "started": 0}
+        return {"mem_limit": self.mem_limit, "startup_timeout": self.startup_timeout, "proc": None, "started": 0,
+                "wall_factor": self.wall_factor}
 
     # -- protocol -----------------------------------------------------------------------
-    def _read_exact(self, n: int, deadline: float) -> bytes:
+    def cpu_seconds(self) -> float | None:
+        """CPU time the worker has used (Linux /proc), None where unknown."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        except (OSError, ValueError, IndexError, AttributeError):
+            return None
+
+    def _read_exact(self, n: int, deadline: float, cpu_limit: tuple[float, float] | None = None) -> bytes:
+        """Read n bytes before `deadline` (wall clock) and, if `cpu_limit` = (cpu at start,
+        seconds) is given, before the worker has spent that much CPU time."""
         fd = self.proc.stdout.fileno()
         buf = bytearray()
         while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Timeout()
-            ready, _, _ = select.select([fd], [], [], left)
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
             if not ready:
-                raise _Timeout()
+                if cpu_limit is not None:
+                    used = self.cpu_seconds()
+                    if used is not None and used - cpu_limit[0] > cpu_limit[1]:
+                        raise _Timeout()
+                continue
             chunk = os.read(fd, min(n - len(buf), 1 << 20))
             if not chunk:
                 raise _Died()
             buf += chunk
         return bytes(buf)
 
-    def _recv(self, deadline: float) -> dict:
-        (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline))
-        return pickle.loads(self._read_exact(n, deadline))
+    def _recv(self, deadline: float, cpu_limit: tuple[float, float] | None = None) -> dict:
+        (n,) = HEADER.unpack(self._read_exact(HEADER.size, deadline, cpu_limit))
+        return pickle.loads(self._read_exact(n, deadline, cpu_limit))
 
     def _send(self, obj) -> None:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -145,7 +167,12 @@ class PdfWorker:
                     fresh = True
                 self._send({"pdf": pdf, "opts": opts, "start_page": start_page})
                 while True:
-                    msg = self._recv(min(time.monotonic() + page_timeout_s, doc_deadline))
+                    # A page may use page_timeout_s of CPU time; on a machine shared with other
+                    # work it gets `wall_factor` times that in wall-clock time.
+                    cpu0 = self.cpu_seconds()
+                    cpu_limit = None if cpu0 is None else (cpu0, page_timeout_s)
+                    wall = page_timeout_s * (self.wall_factor if cpu_limit else 1.0)
+                    msg = self._recv(min(time.monotonic() + wall, doc_deadline), cpu_limit)
                     kind = msg.get("kind")
                     if kind == "open":
                         res.info = msg

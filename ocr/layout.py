@@ -72,14 +72,6 @@ def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) 
     return gutters
 
 
-def _column_of(b: Box, edges: list[float]) -> int | None:
-    """Index of the column that holds `b`, or None if it crosses a gutter."""
-    for k in range(len(edges) - 1):
-        if b.x0 >= edges[k] - 1 and b.x1 <= edges[k + 1] + 1:
-            return k
-    return None
-
-
 def group_lines(boxes: list[Box]) -> list[Line]:
     """Boxes of one column into lines: boxes that overlap vertically by half their height
     join left to right with a space."""
@@ -115,7 +107,50 @@ def _mark_paragraphs(lines: list[Line]) -> None:
     for prev, cur in zip(lines, lines[1:]):
         gap = cur.y0 - prev.y1
         indented = cur.x0 - left > 1.2 * h and abs(prev.x0 - left) < 0.5 * h
-        cur.para_break = gap > 0.8 * h or indented or gap < -h  # negative: a new column
+        new_column = gap < -h or cur.x0 > prev.x1  # jumped up, or to the right: a new column/block
+        cur.para_break = gap > 0.8 * h or indented or new_column
+
+
+def _y_gaps(boxes: list[Box]) -> list[tuple[float, int]]:
+    """(gap size, split index) for each horizontal whitespace band, boxes sorted by y0."""
+    gaps = []
+    bottom = boxes[0].y1
+    for k in range(1, len(boxes)):
+        if boxes[k].y0 > bottom:
+            gaps.append((boxes[k].y0 - bottom, k))
+        bottom = max(bottom, boxes[k].y1)
+    return gaps
+
+
+def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0) -> None:
+    """Recursive XY-cut: split at a column gutter that no box crosses (read columns left to
+    right), else at the widest horizontal gap (read top to bottom); what cannot be cut is
+    one block. Cutting at the widest gap first lets a gutter beside a sidebar or an infobox
+    appear once the full-width text above it is cut off."""
+    if len(boxes) <= 1 or depth > 60:
+        if boxes:
+            out.append(boxes)
+        return
+    one_line = max(b.y0 for b in boxes) < min(b.y1 for b in boxes)  # wide word spaces are no gutter
+    gutters = [] if one_line else find_gutters(boxes, min_gap=min_gap, span_tolerance=0.0)
+    if gutters:
+        edges = [-1e9] + [(g0 + g1) / 2 for g0, g1 in gutters] + [1e9]
+        cols: dict[int, list[Box]] = {}
+        for b in boxes:
+            k = next(i for i in range(len(edges) - 1) if (b.x0 + b.x1) / 2 < edges[i + 1])
+            cols.setdefault(k, []).append(b)
+        if len(cols) > 1:
+            for k in sorted(cols):
+                _xy_cut(cols[k], min_gap, out, depth + 1)
+            return
+    ordered = sorted(boxes, key=lambda b: (b.y0, b.x0))
+    gaps = _y_gaps(ordered)
+    if not gaps:
+        out.append(boxes)
+        return
+    _, k = max(gaps)
+    _xy_cut(ordered[:k], min_gap, out, depth + 1)
+    _xy_cut(ordered[k:], min_gap, out, depth + 1)
 
 
 def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
@@ -124,40 +159,11 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
     if not boxes:
         return []
     med_h = float(np.median([b.h for b in boxes])) or 1.0
-    gutters = find_gutters(boxes, min_gap=max(0.8 * med_h, 0.012 * page_width))
-    edges = [-1e9] + [(g0 + g1) / 2 for g0, g1 in gutters] + [1e9]
-    spanning = [b for b in boxes if _column_of(b, edges) is None]
-    columns = [b for b in boxes if _column_of(b, edges) is not None]
-    # Bands: spanning boxes cut the page vertically; columns are read within a band.
-    cuts = sorted({b.y0 for b in spanning})
-    out: list[Line] = []
-
-    def emit_band(band: list[Box]) -> None:
-        by_col: dict[int, list[Box]] = {}
-        for b in band:
-            by_col.setdefault(_column_of(b, edges), []).append(b)
-        for k in sorted(by_col):
-            lines = group_lines(by_col[k])
-            _mark_paragraphs(lines)
-            out.extend(lines)
-
-    remaining = sorted(columns, key=lambda b: b.y0)
-    span_sorted = sorted(spanning, key=lambda b: b.y0)
-    si = 0
-    for cut in cuts + [float("inf")]:
-        band = [b for b in remaining if (b.y0 + b.y1) / 2 < cut]
-        remaining = [b for b in remaining if (b.y0 + b.y1) / 2 >= cut]
-        emit_band(band)
-        group = []
-        while si < len(span_sorted) and span_sorted[si].y0 == cut:
-            group.append(span_sorted[si])
-            si += 1
-        if group:
-            lines = group_lines(group)
-            for ln in lines:
-                ln.para_break = True
-            out.extend(lines)
-    return out
+    blocks: list[list[Box]] = []
+    _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks)
+    lines = [ln for block in blocks for ln in group_lines(block)]
+    _mark_paragraphs(lines)
+    return lines
 
 
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?(\d{1,4}|[ivxlc]{1,7})(\s*(of|/)\s*\d{1,4})?\W*$", re.IGNORECASE)
