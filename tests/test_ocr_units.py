@@ -100,3 +100,21 @@ def test_rights_from_xmp_and_text():
     assert r["license"] == "CC-BY-SA-3.0"
     assert rights_evidence("", "no licence here")["license"] is None
     assert spdx_from_cc_url("https://creativecommons.org/publicdomain/zero/1.0/") == "CC0-1.0"
+
+
+def test_rapidocr_models_load_from_the_wheel_without_network(monkeypatch):
+    import socket
+
+    import numpy as np
+
+    def no_network(*a, **k):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    from gristmill.ocr.cpu_ocr import RapidOcrEngine
+
+    engine = RapidOcrEngine(threads=1)
+    assert engine.device == "cpu" and not engine.use_cls
+    lines, info = engine.read(np.full((60, 200, 3), 255, np.uint8))
+    assert lines == [] and info["rotation"] == 0
