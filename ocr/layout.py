@@ -122,14 +122,23 @@ def _y_gaps(boxes: list[Box]) -> list[tuple[float, int]]:
     return gaps
 
 
-def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0) -> None:
-    """Recursive XY-cut: split at a column gutter that no box crosses (read columns left to
-    right), else at the widest horizontal gap (read top to bottom); what cannot be cut is
-    one block. Cutting at the widest gap first lets a gutter beside a sidebar or an infobox
-    appear once the full-width text above it is cut off."""
+def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0,
+            section_gap: float = float("inf")) -> None:
+    """Recursive XY-cut: a horizontal gap wider than `section_gap` (between sections) cuts
+    first; then a column gutter that no box crosses (columns read left to right); else the
+    widest horizontal gap (top to bottom). What cannot be cut is one block. Cutting at the
+    widest gap lets a gutter beside a sidebar or an infobox appear once the full-width text
+    above it is cut off."""
     if len(boxes) <= 1 or depth > 60:
         if boxes:
             out.append(boxes)
+        return
+    ordered = sorted(boxes, key=lambda b: (b.y0, b.x0))
+    gaps = _y_gaps(ordered)
+    if gaps and max(gaps)[0] > section_gap:
+        _, k = max(gaps)
+        _xy_cut(ordered[:k], min_gap, out, depth + 1, section_gap)
+        _xy_cut(ordered[k:], min_gap, out, depth + 1, section_gap)
         return
     one_line = max(b.y0 for b in boxes) < min(b.y1 for b in boxes)  # wide word spaces are no gutter
     gutters = [] if one_line else find_gutters(boxes, min_gap=min_gap, span_tolerance=0.0)
@@ -141,16 +150,14 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
             cols.setdefault(k, []).append(b)
         if len(cols) > 1:
             for k in sorted(cols):
-                _xy_cut(cols[k], min_gap, out, depth + 1)
+                _xy_cut(cols[k], min_gap, out, depth + 1, section_gap)
             return
-    ordered = sorted(boxes, key=lambda b: (b.y0, b.x0))
-    gaps = _y_gaps(ordered)
     if not gaps:
         out.append(boxes)
         return
     _, k = max(gaps)
-    _xy_cut(ordered[:k], min_gap, out, depth + 1)
-    _xy_cut(ordered[k:], min_gap, out, depth + 1)
+    _xy_cut(ordered[:k], min_gap, out, depth + 1, section_gap)
+    _xy_cut(ordered[k:], min_gap, out, depth + 1, section_gap)
 
 
 def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
@@ -160,7 +167,7 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
         return []
     med_h = float(np.median([b.h for b in boxes])) or 1.0
     blocks: list[list[Box]] = []
-    _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks)
+    _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
     lines = [ln for block in blocks for ln in group_lines(block)]
     _mark_paragraphs(lines)
     return lines

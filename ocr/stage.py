@@ -94,16 +94,20 @@ class OcrStage(Stage):
                 raise ValueError(f"{path} is not a PDF queue shard (no pdf_bytes column)")
             cols = [c for c in QUEUE_COLUMNS if c in names]
             results = []
-            for batch in pf.iter_batches(batch_size=16, columns=cols):
+            # A batch of PDFs is parsed first, then its pages are finished together, so an
+            # engine that works in the parent (the VLM client) has a whole batch in flight.
+            for batch in pf.iter_batches(batch_size=int(self.params.get("batch_pdfs", 16)), columns=cols):
+                parsed = []
                 for row in batch.to_pylist():
                     data = row.pop("pdf_bytes")
                     if not row.get("id"):
                         row["id"] = stable_id(row.get("origin_file"), row.get("origin_offset"))
-                    truncated = row.pop("warc_truncated", None)
+                    truncated = bool(row.pop("warc_truncated", None))
                     if not data:
                         results.append(self._dropped_row(row, "empty_pdf", "no bytes in the queue row"))
                     else:
-                        results.append(self._one(bytes(data), row, truncated=bool(truncated)))
+                        parsed.append((self.run_worker(bytes(data)), row, truncated))
+                results.extend(self._finish_batch(parsed))
         return self._collect(results)
 
     # -- one document -------------------------------------------------------------------
@@ -112,25 +116,31 @@ class OcrStage(Stage):
         return self.worker().run(src, self.worker_opts(), page_timeout_s=float(p.get("page_timeout_s", 120)),
                                  doc_timeout_s=float(p.get("doc_timeout_s", 1800)))
 
-    def finish_pages(self, res: DocResult, counters: dict) -> None:
-        """Hook for engines that complete pages in the parent (the VLM client)."""
+    def finish_pages(self, docs: list[tuple[DocResult, dict]]) -> None:
+        """Hook for engines that complete pages in this process (the VLM client), given
+        every readable document of a batch with its counters."""
+
+    def _finish_batch(self, parsed: list[tuple[DocResult, dict, bool]]) -> list[dict]:
+        counters = [{"pdfs": 1, "worker_restarts": res.restarts, "pdf_ms": int(res.seconds * 1000)}
+                    for res, _, _ in parsed]  # timings go to counters: documents stay byte-identical
+        self.finish_pages([(res, c) for (res, _, _), c in zip(parsed, counters) if res.error is None])
+        return [self._document(res, row, truncated, c) for (res, row, truncated), c in zip(parsed, counters)]
 
     def _one(self, src, row: dict, truncated: bool) -> dict:
-        res = self.run_worker(src)
-        counters = {"pdfs": 1, "worker_restarts": res.restarts}
+        return self._finish_batch([(self.run_worker(src), row, truncated)])[0]
+
+    def _document(self, res: DocResult, row: dict, truncated: bool, counters: dict) -> dict:
         if res.error is not None:
             reason, detail = res.error
             if truncated and reason in ("unreadable_pdf", "no_pages"):
                 reason = "truncated_pdf"
             return self._dropped_row(row, reason, detail, counters)
-        self.finish_pages(res, counters)
         n = int(res.info["pages"])
         doc = assemble(n, res.pages, remove_running=bool(self.params.get("remove_running_lines", True)))
         counters.update({"pages": n, "pages_ocr": doc.pages_ocr, "pages_failed": doc.pages_failed,
                          "running_lines_removed": doc.running_lines_removed, **doc.counters})
         counters["gpu_fallback_pages"] = sum(1 for pg in res.pages.values() if pg.get("gpu_fallback"))
         meta = {k: str(v) for k, v in (res.info.get("meta") or {}).items() if k in META_KEYS}
-        meta["ocr_seconds"] = f"{res.seconds:.3f}"
         if res.info.get("repaired"):
             meta["pdf_repaired"] = "true"
         if truncated:

@@ -61,12 +61,13 @@ class OcrVlmStage(OcrStage):
         img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         return self._cpu.read(img)
 
-    def finish_pages(self, res: DocResult, counters: dict) -> None:
-        todo = [pg for pg in res.pages.values() if pg.get("engine") == "vlm" and pg.get("png")]
-        answers = self.client().read_pages([pg["png"] for pg in todo])
+    def finish_pages(self, docs: list[tuple[DocResult, dict]]) -> None:
+        todo = [(pg, counters) for res, counters in docs for pg in res.pages.values()
+                if pg.get("engine") == "vlm" and pg.get("png")]
+        answers = self.client().read_pages([pg["png"] for pg, _ in todo])  # the whole batch in flight
         fallback = self.params.get("vlm_fallback", "cpu")
         model = self.params.get("vlm_model", "olmocr")
-        for pg, ans in zip(todo, answers):
+        for (pg, counters), ans in zip(todo, answers):
             png = pg.pop("png")
             layer = pg.pop("fallback_lines", [])
             counters["vlm_attempts"] = counters.get("vlm_attempts", 0) + ans.attempts
