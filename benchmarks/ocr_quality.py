@@ -7,6 +7,7 @@
    skew; Gaussian blur; noise; JPEG quality 25). Engines: the text layer (pymupdf), the
    bundled engine as gristmill runs it (rapidocr, line classifier off, rotation check),
    and rapidocr with its line classifier on (to show why it is off).
+   Also: 5 degree skew; 100 dpi with blur, noise and JPEG together.
 2. Gold documents from ../shared/data/pdf: the olmOCR sample (edgar) and its gnarly
    variants (text, rotated 90, image only), the Gutenberg PDFs' pages against their
    plain-text edition (aligned page by page).
@@ -90,6 +91,15 @@ def degrade(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Imag
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=25)
         return Image.open(io.BytesIO(buf.getvalue())).convert("L")
+    if kind == "skew5":
+        return img.rotate(5.0, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    if kind == "all":  # a poor scan: 100 dpi, slight blur, noise, JPEG
+        img = img.filter(ImageFilter.GaussianBlur(0.6))
+        a = np.asarray(img, np.float32) + rng.normal(0, 25, (img.height, img.width))
+        img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=35)
+        return Image.open(io.BytesIO(buf.getvalue())).convert("L")
     return img
 
 
@@ -111,15 +121,18 @@ def ocr_text(engine: RapidOcrEngine, pdf: bytes, dpi: int = 150) -> str:
     return render(lines)
 
 
-def rendered_pages(data: str, n: int) -> list[dict]:
+def rendered_pages(data: str, n: int, only: set[str] | None = None) -> list[dict]:
     rng = np.random.default_rng(0)
     ours = RapidOcrEngine(threads=1)
     with_cls = RapidOcrEngine(threads=1, use_cls=True)
     rows = []
     conditions = [("clean 150 dpi", 150, None), ("72 dpi", 72, None), ("skew 2°", 150, "skew"),
-                  ("blur", 150, "blur"), ("noise", 150, "noise"), ("JPEG q25", 150, "jpeg")]
+                  ("blur", 150, "blur"), ("noise", 150, "noise"), ("JPEG q25", 150, "jpeg"),
+                  ("skew 5°", 150, "skew5"), ("100 dpi + blur + noise + JPEG", 100, "all")]
     texts = paragraphs(data, n)
     for cond, dpi, kind in conditions:
+        if only and cond not in only:
+            continue
         acc: dict[str, list] = {}
         for text in texts:
             pdf = typeset(text)
@@ -128,7 +141,7 @@ def rendered_pages(data: str, n: int) -> list[dict]:
                 acc.setdefault("text layer (pymupdf)", []).append((cer_wer(layer, text), 0.0))
             scan = image_pdf(degrade(raster(pdf, dpi), kind, rng), 420)
             for name, eng in (("rapidocr (gristmill: cls off)", ours), ("rapidocr, line classifier on", with_cls)):
-                if name.endswith("on") and cond not in ("clean 150 dpi", "JPEG q25"):
+                if name.endswith("on") and cond not in ("clean 150 dpi", "100 dpi + blur + noise + JPEG"):
                     continue
                 t0 = time.perf_counter()
                 hyp = ocr_text(eng, scan)
@@ -248,6 +261,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gutenberg-pages", type=int, default=4)
     ap.add_argument("--mixed", default="8,2", help="born-digital,scanned pages for the throughput run")
     ap.add_argument("--only", default="rendered,gold,gutenberg,throughput")
+    ap.add_argument("--conditions", default=None, help="comma-separated rendered conditions (default: all)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(args.data, "pdf")):
@@ -256,7 +270,7 @@ def main(argv=None) -> int:
     rows = []
     only = set(args.only.split(","))
     if "rendered" in only:
-        rows += rendered_pages(args.data, args.pages)
+        rows += rendered_pages(args.data, args.pages, set(args.conditions.split(",")) if args.conditions else None)
     if "gold" in only:
         rows += gold_documents(args.data)
     if "gutenberg" in only:
