@@ -183,7 +183,8 @@ def gold_documents(data: str) -> list[dict]:
             print(json.dumps(rows[-1]), flush=True)
     table_gold = open(os.path.join(data, "pdf/olmocr_sample_dataset/synth_table/untable.md"), encoding="utf-8").read()
     path = os.path.join(data, "pdf/olmocr_sample_dataset/synth_table/untable.pdf")
-    for mode, opts in (("router, plain", {}), ("router, markdown (pymupdf4llm)", {"text_mode": "markdown"})):
+    for mode, opts in (("router, plain", {}), ("router, markdown (pymupdf4llm)", {"text_mode": "markdown"}),
+                       ("router, auto", {"text_mode": "auto"})):
         text, routes, secs = run_doc(path, opts)
         c, w = cer_wer(text, table_gold)
         rows.append({"set": "gold", "doc": "synth_table/untable.pdf", "mode": mode, "routes": sorted(set(routes)),
@@ -201,7 +202,7 @@ def gutenberg_pages(data: str, n_pages: int) -> list[dict]:
     doc = pymupdf.open(path)
     pages = list(range(20, 20 + n_pages))
     for mode, opts in (("router, plain", {}), ("router, markdown (pymupdf4llm)", {"text_mode": "markdown"}),
-                       ("OCR every page", {"router": {"force": "ocr"}})):
+                       ("router, auto", {"text_mode": "auto"}), ("OCR every page", {"router": {"force": "ocr"}})):
         cers, wers, secs = [], [], 0.0
         for i in pages:
             sub = pymupdf.open()

@@ -14,8 +14,9 @@ def add_arguments(p) -> None:
     p.add_argument("--engine", choices=["cpu", "gpu", "vlm", "none"], default="cpu",
                    help="OCR for pages that need it: bundled engine on CPU, on GPU (CPU fallback), "
                         "a VLM server (--vlm-url), or none (text layers only)")
-    p.add_argument("--text-mode", choices=["plain", "markdown"], default="plain",
-                   help="text-layer pages: pymupdf lines (fast) or pymupdf4llm Markdown (tables, slower)")
+    p.add_argument("--text-mode", choices=["plain", "markdown", "auto"], default="plain",
+                   help="text-layer pages: pymupdf lines (fast), pymupdf4llm Markdown (tables; ~300x slower), "
+                        "or auto: Markdown only on pages with ruled lines (tables)")
     p.add_argument("--source", default="pdf", help="`source` (mixing domain) of the documents")
     p.add_argument("--vlm-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
     p.add_argument("--vlm-model", default="olmocr", help="model name the server serves")

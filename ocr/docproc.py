@@ -52,6 +52,15 @@ def _markdown_page(doc, index: int) -> str:
     return chunks[0]["text"].strip() if chunks else ""
 
 
+def _ruled(page, min_segments: int = 8) -> bool:
+    """Enough straight vector lines/rectangles for a ruled table (or a figure)."""
+    try:
+        segments = sum(1 for path in page.get_cdrawings() for item in path.get("items", ()) if item[0] in ("l", "re"))
+    except Exception:  # noqa: BLE001
+        return False
+    return segments >= min_segments
+
+
 class Engines:
     """OCR engines built once per worker process, on first use."""
 
@@ -70,7 +79,7 @@ class Engines:
 def process_document(msg: dict, engines: Engines):
     opts = msg.get("opts", {})
     cfg = RouterConfig(**opts.get("router", {}))
-    text_mode = opts.get("text_mode", "plain")       # "plain" or "markdown" (pymupdf4llm)
+    text_mode = opts.get("text_mode", "plain")  # "plain", "markdown" (pymupdf4llm), "auto": markdown on ruled pages
     ocr_mode = opts.get("ocr", "cpu")                # "cpu", "cuda", "render" (for a VLM), "none"
     dpi = int(opts.get("dpi", 150))
     start = int(msg.get("start_page", 0))
@@ -115,7 +124,7 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
             out["reason"] = reason + "+ocr_disabled"
             visible_only = False
         if decision == "text":
-            if text_mode == "markdown":
+            if text_mode == "markdown" or (text_mode == "auto" and _ruled(page)):
                 out.update(engine="pymupdf4llm", text=_markdown_page(doc, i))
             else:
                 out.update(engine="pymupdf", lines=_lines_out(page_lines(page, sig.text_angle, visible_only)))

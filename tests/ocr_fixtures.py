@@ -48,3 +48,21 @@ def with_xmp(text: str, xmp: str) -> bytes:
     doc.new_page().insert_text((72, 72), text, fontsize=12)
     doc.set_xml_metadata(xmp)
     return doc.tobytes()
+
+
+def ruled_table() -> bytes:
+    """A page with a 3x3 ruled table and a sentence above it."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=300)
+    page.insert_text((40, 40), "Table 1 lists the fruit we counted on Monday.", fontsize=10)
+    cells = [["Fruit", "Count", "Colour"], ["Apple", "12", "red"], ["Pear", "7", "green"]]
+    x = [40, 160, 260, 360]
+    y = [60, 85, 110, 135]
+    for yy in y:
+        page.draw_line((x[0], yy), (x[-1], yy))
+    for xx in x:
+        page.draw_line((xx, y[0]), (xx, y[-1]))
+    for r, row in enumerate(cells):
+        for c, text in enumerate(row):
+            page.insert_text((x[c] + 5, y[r] + 17), text, fontsize=10)
+    return doc.tobytes()

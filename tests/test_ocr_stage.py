@@ -166,3 +166,13 @@ def test_deterministic(stage, tmp_path):
     a = stage.process_file(path).table
     b = stage.process_file(path).table
     assert a.equals(b)
+
+
+def test_auto_text_mode_keeps_ruled_tables_as_markdown(tmp_path):
+    path = _write(tmp_path, "table.pdf", fx.ruled_table())
+    plain = OcrStage().process_file(path).table.to_pylist()[0]
+    auto = OcrStage(text_mode="auto").process_file(path).table.to_pylist()[0]
+    assert plain["page_engines"] == ["pymupdf"] and auto["page_engines"] == ["pymupdf4llm"]
+    assert "|" not in plain["text"]
+    rows = [ln for ln in auto["text"].splitlines() if ln.startswith("|")]
+    assert any("Apple" in r and "12" in r and "red" in r for r in rows), auto["text"]
