@@ -38,11 +38,16 @@ from gristmill.ocr.cpu_ocr import RapidOcrEngine
 from gristmill.ocr.docproc import Engines, process_document
 from gristmill.ocr.layout import render
 
-_MD = re.compile(r"[#*_|`>]+|^-{3,}$|\|?-{3,}\|?", re.M)
+_MD = re.compile(r"<[^>]{1,200}>|[#*_|`>]+|^-{3,}$|\|?-{3,}\|?", re.M)  # HTML tags, Markdown marks
+_FRONT = re.compile(r"^---\n.*?\n---\n", re.S)  # olmOCR gold's YAML front matter
+_TYPO = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u2014": "-", "\u2013": "-",
+                       "\u00a0": " "})
 
 
 def norm(s: str) -> str:
-    return " ".join(_MD.sub(" ", s).split())
+    """Whitespace collapsed, Markdown/HTML marks and front matter removed, typographic
+    quotes and dashes made plain (the Gutenberg .txt editions use straight ones)."""
+    return " ".join(_MD.sub(" ", _FRONT.sub("", s)).translate(_TYPO).split())
 
 
 def cer_wer(hyp: str, ref: str) -> tuple[float, float]:
