@@ -122,6 +122,23 @@ def _y_gaps(boxes: list[Box]) -> list[tuple[float, int]]:
     return gaps
 
 
+def _is_table(cols: list[list[Box]]) -> bool:
+    """Three or more columns of short cells whose rows line up: a table, read row-wise.
+    (Text columns fill their width, so a page of text columns is not taken for one.)"""
+    if len(cols) < 3 or min(len(c) for c in cols) < 2:
+        return False
+    fill = []
+    for c in cols:
+        width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
+        fill.extend((b.x1 - b.x0) / width for b in c)
+    if float(np.median(fill)) > 0.6:
+        return False
+    first, others = cols[0], cols[1:]
+    aligned = sum(1 for b in first
+                  if all(any(min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.h, o.h) for o in col) for col in others))
+    return aligned >= 0.6 * len(first)
+
+
 def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0,
             section_gap: float = float("inf")) -> None:
     """Recursive XY-cut: a horizontal gap wider than `section_gap` (between sections) cuts
@@ -148,6 +165,9 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
         for b in boxes:
             k = next(i for i in range(len(edges) - 1) if (b.x0 + b.x1) / 2 < edges[i + 1])
             cols.setdefault(k, []).append(b)
+        if len(cols) > 1 and _is_table([cols[k] for k in sorted(cols)]):
+            out.append(boxes)  # one block: group_lines reads it row by row
+            return
         if len(cols) > 1:
             for k in sorted(cols):
                 _xy_cut(cols[k], min_gap, out, depth + 1, section_gap)
@@ -211,6 +231,7 @@ def remove_running_lines(pages: list[list[Line]], heights: list[float], zone: fl
 
 
 _HYPHEN_END = re.compile(r"[a-zà-ÿ]-$")
+_LEADERS = re.compile(r"(?:[ \t]?[.·…_]){5,}[ \t]?")  # dot leaders of tables of contents and tables
 
 
 def render(lines: list[Line]) -> str:
@@ -229,4 +250,4 @@ def render(lines: list[Line]) -> str:
             cur = f"{cur} {t}"
     if cur:
         paras.append(cur)
-    return "\n\n".join(paras)
+    return _LEADERS.sub(" ", "\n\n".join(paras))

@@ -25,6 +25,15 @@ def test_columns_read_top_to_bottom_then_left_to_right():
     assert texts[-1] == "a full-width footnote"
 
 
+def test_tables_read_row_by_row():
+    boxes = []
+    for r, row in enumerate([["Country or area", "2003", "2004"], ["Algeria", "31", "32"], ["Angola", "16", "17"]]):
+        for c, cell in enumerate(row):
+            boxes.append(Box(20 + 150 * c, 20 + 20 * r, 20 + 150 * c + 8 * len(cell), 34 + 20 * r, cell))
+    assert [ln.text for ln in order_boxes(boxes, 600)] == ["Country or area 2003 2004", "Algeria 31 32",
+                                                            "Angola 16 17"]
+
+
 def test_single_column_has_no_gutter_and_words_join_on_a_line():
     boxes = [Box(10, 10, 60, 20, "Hello"), Box(66, 11, 120, 21, "world"), Box(10, 30, 100, 40, "next")]
     assert find_gutters(boxes, min_gap=8) == []
@@ -35,6 +44,8 @@ def test_render_joins_hyphenated_words_and_paragraphs():
     lines = [Line("The manner was suf-", 0, 0, 100, 10, True), Line("ficiently clear.", 0, 12, 100, 22),
              Line("New paragraph", 0, 40, 100, 50, True)]
     assert render(lines) == "The manner was sufficiently clear.\n\nNew paragraph"
+    assert render([Line("Chapter 1 . . . . . . . . 12", 0, 0, 100, 10, True)]) == "Chapter 1 12"
+    assert render([Line("Wait... what?", 0, 0, 100, 10, True)]) == "Wait... what?"
 
 
 def test_running_headers_and_page_numbers_removed_body_kept():
