@@ -186,6 +186,11 @@ def gold_documents(data: str) -> list[dict]:
             rows.append({"set": "gold", "doc": name, "mode": mode, "routes": sorted(set(routes)),
                          "cer": c, "wer": w, "seconds": secs})
             print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def gold_table(data: str) -> list[dict]:
+    rows = []
     table_gold = open(os.path.join(data, "pdf/olmocr_sample_dataset/synth_table/untable.md"), encoding="utf-8").read()
     path = os.path.join(data, "pdf/olmocr_sample_dataset/synth_table/untable.pdf")
     for mode, opts in (("router, plain", {}), ("router, markdown (pymupdf4llm)", {"text_mode": "markdown"}),
@@ -266,7 +271,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pages", type=int, default=4, help="rendered pages per condition")
     ap.add_argument("--gutenberg-pages", type=int, default=4)
     ap.add_argument("--mixed", default="8,2", help="born-digital,scanned pages for the throughput run")
-    ap.add_argument("--only", default="rendered,gold,gutenberg,throughput")
+    ap.add_argument("--only", default="rendered,gold,table,gutenberg,throughput")
     ap.add_argument("--conditions", default=None, help="comma-separated rendered conditions (default: all)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -279,6 +284,8 @@ def main(argv=None) -> int:
         rows += rendered_pages(args.data, args.pages, set(args.conditions.split(",")) if args.conditions else None)
     if "gold" in only:
         rows += gold_documents(args.data)
+    if "table" in only:
+        rows += gold_table(args.data)
     if "gutenberg" in only:
         rows += gutenberg_pages(args.data, args.gutenberg_pages)
     if "throughput" in only:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from gristmill.ocr.layout import Line
+from gristmill.ocr.layout import _LEADERS, Line
 from gristmill.ocr.pdf_meta import rights_evidence
 from gristmill.ocr.router import RouterConfig, route
 from gristmill.ocr.textlayer import page_lines, page_signals
@@ -49,7 +49,7 @@ def _markdown_page(doc, index: int) -> str:
 
     chunks = pymupdf4llm.to_markdown(doc, pages=[index], page_chunks=True, use_ocr=False, header=False,
                                      footer=False, show_progress=False)
-    return chunks[0]["text"].strip() if chunks else ""
+    return _LEADERS.sub(" ", chunks[0]["text"]).strip() if chunks else ""
 
 
 def _ruled(page, min_segments: int = 8) -> bool:
