@@ -106,7 +106,7 @@ def test_rights_evidence_from_the_pdf(stage, tmp_path):
 
 def test_page_timeout_kills_restarts_and_counts(stage, tmp_path):
     saved = dict(stage.params)
-    stage.params.update(page_timeout_s=0.05, max_failed_pages=0.5)
+    stage.params.update(page_timeout_s=0.001, max_failed_pages=0.5)  # no page is that fast
     try:
         path = _write(tmp_path, "scan.pdf", fx.scanned(SCAN_LINES))
         out = stage.process_file(path)
