@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--vlm-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
     p.add_argument("--vlm-model", default="olmocr", help="model name the server serves")
     p.add_argument("--dpi", type=int, default=150)
-    p.add_argument("--page-timeout", type=float, default=120.0, help="seconds per page before it is failed")
+    p.add_argument("--page-timeout", type=float, default=120.0, help="CPU seconds per page before it is failed (5x that in wall time)")
     p.add_argument("--doc-timeout", type=float, default=1800.0, help="seconds per PDF before it is dropped")
     p.add_argument("--mem-limit-mb", type=int, default=3072, help="address-space limit of the PDF worker")
 
