@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.pipeline.ingest import cli as ingest_cli
 
     ingest_cli.add_parser(sub, _common)
+    p = _stage_cmd(sub, "ocr", "PDF files or ingest's PDF queue to documents (one per PDF)")
+    from gristmill.ocr.cli import add_arguments as _ocr_arguments
+
+    _ocr_arguments(p)
 
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
@@ -128,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command in tokenize_cli.COMMANDS:
             return tokenize_cli.run(args)
+        if args.command == "ocr":
+            from gristmill.ocr.cli import resolve_inputs, stage_and_params
+
+            args.inputs = resolve_inputs(args.inputs)
+            if not args.inputs:
+                raise WorkflowError("no PDF files or PDF queue shards found in the inputs")
+            stage, params = stage_and_params(args)  # origin_file keeps each path as given
+            return run_single(stage, params, args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

@@ -31,6 +31,9 @@ BUILTIN: dict[str, str] = {
     "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
     "token_shards@1": "gristmill.tokenize.stages:TokenShards",
     "train_model@1": "gristmill.tokenize.stages:TrainModel",
+    "ocr@1": "gristmill.ocr.stage:OcrStage",
+    "ocr_gpu@1": "gristmill.ocr.stage:OcrGpuStage",
+    "ocr_vlm@1": "gristmill.ocr.vlm_stage:OcrVlmStage",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

@@ -47,6 +47,11 @@ ADDED_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "content_type": (pa.string(), "HTTP Content-Type (media type only) of the crawled response"),
     "http_status": (pa.int32(), "HTTP status of the crawled response"),
     "warc_truncated": (pa.string(), "WARC-Truncated value (`length`, `time`, ...; `file_truncated` if the file was cut), null if whole"),
+    "pdf_pages": (pa.int32(), "OCR: pages in the PDF"),
+    "pages_ocr": (pa.int32(), "OCR: pages read by an OCR engine (the rest: text layer or blank)"),
+    "page_engines": (pa.list_(pa.string()), "OCR: engine per page (`pymupdf`, `pymupdf4llm`, `rapidocr-cpu`, `vlm:<model>`, `none`)"),
+    "page_routes": (pa.list_(pa.string()), "OCR: router decision per page as `route:reason` (e.g. `ocr:no_text_layer`)"),
+    "page_offsets": (pa.list_(pa.int64()), "OCR: character offset in `text` where each page starts"),
 }
 
 SCORE_PREFIX = "score_"

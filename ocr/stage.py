@@ -1,0 +1,215 @@
+"""`ocr@1` (and `ocr_gpu@1`): PDFs to documents, one per PDF, each page routed to the
+cheapest engine that reads it right.
+
+A source stage. Its input is a PDF file or a PDF queue shard written by ingest
+(`DIR/pdfs/part-*.parquet`, one PDF per row in `pdf_bytes`). Every PDF is parsed in an
+isolated worker process (isolate.py) with per-page and per-document time limits and a
+memory limit; a PDF that cannot be read is dropped with a reason, never lost.
+"""
+
+from __future__ import annotations
+
+import json
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gristmill.ocr.assemble import assemble
+from gristmill.ocr.isolate import DocResult, PdfWorker
+from gristmill.pipeline.schema import conform, drop_log, stable_id
+from gristmill.pipeline.stage import Stage, StageOutput
+
+QUEUE_COLUMNS = ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at", "warc_truncated", "pdf_bytes")
+META_KEYS = ("title", "author", "producer", "creator", "creationDate", "format")
+OUT_COLUMNS = {
+    "pdf_pages": pa.int32(), "pages_ocr": pa.int32(), "page_engines": pa.list_(pa.string()),
+    "page_routes": pa.list_(pa.string()), "page_offsets": pa.list_(pa.int64()),
+}
+
+
+class OcrStage(Stage):
+    """Params (all optional):
+    source ("pdf"), text_mode ("plain" | "markdown": pymupdf4llm for text-layer pages),
+    ocr ("cpu" | "none"), dpi (150), threads (1: onnxruntime threads per worker),
+    router ({...}: RouterConfig fields), page_timeout_s (120), doc_timeout_s (1800),
+    mem_limit_mb (3072), max_failed_pages (0.1: share of pages that may fail),
+    remove_running_lines (true)."""
+
+    name = "ocr"
+    kind = "source"
+    reads = ()
+    adds = ("id", "text", "source", "url", "domain", "origin_file", "origin_offset", "origin_page",
+            "fetched_at", "license", "license_evidence", "opt_out", "meta", *OUT_COLUMNS)
+    device = "cpu"
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._worker: PdfWorker | None = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_worker"] = None
+        return state
+
+    # -- options ------------------------------------------------------------------------
+    def worker_opts(self) -> dict:
+        p = self.params
+        return {"text_mode": p.get("text_mode", "plain"), "ocr": self._ocr_mode(), "dpi": int(p.get("dpi", 150)),
+                "threads": int(p.get("threads", 1)), "router": dict(p.get("router") or {}),
+                "render_px": int(p.get("render_px", 1288))}
+
+    def _ocr_mode(self) -> str:
+        mode = self.params.get("ocr", "cpu")
+        return "cuda" if mode == "cpu" and self.device == "cuda" else mode
+
+    def worker(self) -> PdfWorker:
+        if self._worker is None:
+            self._worker = PdfWorker.shared(int(self.params.get("mem_limit_mb", 3072)))
+        return self._worker
+
+    # -- input --------------------------------------------------------------------------
+    def process_file(self, path: str) -> StageOutput:
+        path = (self.params.get("origin_names") or {}).get(path, path)
+        if path.lower().endswith(".parquet"):
+            return self._queue(path)
+        head = b""
+        try:
+            with fsspec.open(path, "rb") as f:
+                head = f.read(1024)
+        except OSError as e:
+            return self._drop_one({"id": stable_id(path), "origin_file": path}, "unreadable_file", str(e))
+        if b"%PDF" not in head:
+            return self._drop_one({"id": stable_id(path), "origin_file": path}, "not_pdf",
+                                  f"no %PDF header in the first 1024 bytes: {head[:16]!r}")
+        src = path if "://" not in path else fsspec.open(path, "rb").open().read()
+        row = {"id": stable_id(path), "origin_file": path}
+        return self._collect([self._one(src, row, truncated=False)])
+
+    def _queue(self, path: str) -> StageOutput:
+        with fsspec.open(path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            names = set(pf.schema_arrow.names)
+            if "pdf_bytes" not in names:
+                raise ValueError(f"{path} is not a PDF queue shard (no pdf_bytes column)")
+            cols = [c for c in QUEUE_COLUMNS if c in names]
+            results = []
+            # A batch of PDFs is parsed first, then its pages are finished together, so an
+            # engine that works in the parent (the VLM client) has a whole batch in flight.
+            for batch in pf.iter_batches(batch_size=int(self.params.get("batch_pdfs", 16)), columns=cols):
+                parsed = []
+                for row in batch.to_pylist():
+                    data = row.pop("pdf_bytes")
+                    if not row.get("id"):
+                        row["id"] = stable_id(row.get("origin_file"), row.get("origin_offset"))
+                    truncated = bool(row.pop("warc_truncated", None))
+                    if not data:
+                        results.append(self._dropped_row(row, "empty_pdf", "no bytes in the queue row"))
+                    else:
+                        parsed.append((self.run_worker(bytes(data)), row, truncated))
+                results.extend(self._finish_batch(parsed))
+        return self._collect(results)
+
+    # -- one document -------------------------------------------------------------------
+    def run_worker(self, src) -> DocResult:
+        p = self.params
+        return self.worker().run(src, self.worker_opts(), page_timeout_s=float(p.get("page_timeout_s", 120)),
+                                 doc_timeout_s=float(p.get("doc_timeout_s", 1800)))
+
+    def finish_pages(self, docs: list[tuple[DocResult, dict]]) -> None:
+        """Hook for engines that complete pages in this process (the VLM client), given
+        every readable document of a batch with its counters."""
+
+    def _finish_batch(self, parsed: list[tuple[DocResult, dict, bool]]) -> list[dict]:
+        counters = [{"pdfs": 1, "worker_restarts": res.restarts, "pdf_ms": int(res.seconds * 1000)}
+                    for res, _, _ in parsed]  # timings go to counters: documents stay byte-identical
+        self.finish_pages([(res, c) for (res, _, _), c in zip(parsed, counters) if res.error is None])
+        return [self._document(res, row, truncated, c) for (res, row, truncated), c in zip(parsed, counters)]
+
+    def _one(self, src, row: dict, truncated: bool) -> dict:
+        return self._finish_batch([(self.run_worker(src), row, truncated)])[0]
+
+    def _document(self, res: DocResult, row: dict, truncated: bool, counters: dict) -> dict:
+        if res.error is not None:
+            reason, detail = res.error
+            if truncated and reason in ("unreadable_pdf", "no_pages"):
+                reason = "truncated_pdf"
+            return self._dropped_row(row, reason, detail, counters)
+        n = int(res.info["pages"])
+        doc = assemble(n, res.pages, remove_running=bool(self.params.get("remove_running_lines", True)))
+        counters.update({"pages": n, "pages_ocr": doc.pages_ocr, "pages_failed": doc.pages_failed,
+                         "running_lines_removed": doc.running_lines_removed, **doc.counters})
+        counters["gpu_fallback_pages"] = sum(1 for pg in res.pages.values() if pg.get("gpu_fallback"))
+        meta = {k: str(v) for k, v in (res.info.get("meta") or {}).items() if k in META_KEYS}
+        if res.info.get("repaired"):
+            meta["pdf_repaired"] = "true"
+        if truncated:
+            meta["warc_truncated"] = "true"
+        rights = res.info.get("rights") or {}
+        out = {**row, "text": doc.text, "origin_page": 1, "pdf_pages": n, "pages_ocr": doc.pages_ocr,
+               "page_engines": doc.engines, "page_routes": doc.routes, "page_offsets": doc.page_offsets,
+               "license": rights.get("license"), "license_evidence": rights.get("license_evidence"),
+               "opt_out": rights.get("opt_out") or [], "meta": meta}
+        max_failed = float(self.params.get("max_failed_pages", 0.1))
+        if doc.pages_failed and doc.pages_failed > max_failed * n:
+            failed = [r for r in doc.routes if r.startswith("failed")]
+            return self._dropped_row(out, "too_many_failed_pages",
+                                     f"{doc.pages_failed}/{n} pages failed: {sorted(set(failed))}", counters)
+        if not doc.text.strip():
+            return self._dropped_row(out, "no_text", json.dumps(sorted(set(doc.routes)))[:300], counters)
+        return {"kept": out, "counters": counters}
+
+    def _dropped_row(self, row: dict, reason: str, detail: str, counters: dict | None = None) -> dict:
+        return {"dropped": (row, reason, detail), "counters": counters or {"pdfs": 1}}
+
+    def _drop_one(self, row: dict, reason: str, detail: str) -> StageOutput:
+        return self._collect([self._dropped_row(row, reason, detail)])
+
+    # -- output -------------------------------------------------------------------------
+    def _collect(self, results: list[dict]) -> StageOutput:
+        source = self.params.get("source", "pdf")
+        kept = [r["kept"] for r in results if "kept" in r]
+        dropped = [r["dropped"] for r in results if "dropped" in r]
+        counters: dict[str, int] = {}
+        for r in results:
+            for k, v in r["counters"].items():
+                counters[k] = counters.get(k, 0) + int(v)
+        table = _documents(kept, source)
+        if dropped:
+            rows = [dict(row, source=source) for row, _, _ in dropped]
+            t = pa.Table.from_pylist([{k: r.get(k) for k in ("id", "url", "source", "origin_file", "origin_offset",
+                                                              "text")} for r in rows],
+                                     schema=pa.schema([("id", pa.string()), ("url", pa.string()),
+                                                       ("source", pa.string()), ("origin_file", pa.string()),
+                                                       ("origin_offset", pa.int64()), ("text", pa.large_string())]))
+            drops = drop_log(t, self.versioned_name, [d[1] for d in dropped], [str(d[2])[:500] for d in dropped])
+        else:
+            drops = drop_log(pa.table({"id": pa.array([], pa.string())}), self.versioned_name, [], [])
+        return StageOutput(table, drops, counters, records_in=len(results))
+
+
+def _documents(kept: list[dict], source: str) -> pa.Table:
+    base = {
+        "id": pa.string(), "text": pa.large_string(), "url": pa.string(), "domain": pa.string(),
+        "origin_file": pa.string(), "origin_offset": pa.int64(), "origin_page": pa.int32(),
+        "fetched_at": pa.timestamp("us", tz="UTC"), "license": pa.string(), "license_evidence": pa.string(),
+        "opt_out": pa.list_(pa.string()), "meta": pa.map_(pa.string(), pa.string()), **OUT_COLUMNS,
+    }
+    cols = {}
+    for name, typ in base.items():
+        values = [r.get(name) for r in kept]
+        if name == "meta":
+            values = [sorted((v or {}).items()) for v in values]
+        cols[name] = pa.array(values, typ)
+    cols["source"] = pa.array([source] * len(kept), pa.string())
+    return conform(pa.table(cols))
+
+
+class OcrGpuStage(OcrStage):
+    """`ocr_gpu@1`: the same router with the bundled OCR engine on CUDA. Asks Dask for a
+    GPU worker; without one (or without onnxruntime's CUDA provider) it runs on CPU and
+    counts the pages in `gpu_fallback_pages`."""
+
+    name = "ocr_gpu"
+    resources = {"GPU": 1}
+    device = "cuda"
