@@ -41,6 +41,9 @@ class C4QualityFilter(Stage):
     name = "c4_quality"
     reads = ("text",)
 
+    def setup(self):
+        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
+
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}
         texts = tc.text_series(table)

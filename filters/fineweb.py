@@ -25,6 +25,9 @@ class FineWebQualityFilter(Stage):
     name = "fineweb_quality"
     reads = ("text",)
 
+    def setup(self):
+        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
+
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}
         stop = tc.char_class(p["stop_chars"]) if p.get("stop_chars") else tc.TERMINAL_CLASS

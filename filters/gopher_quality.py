@@ -53,6 +53,9 @@ class GopherQualityFilter(Stage):
     name = "gopher_quality"
     reads = ("text",)
 
+    def setup(self):
+        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
+
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}
         s = gopher_quality_stats(tc.text_series(table), p["stop_words"])

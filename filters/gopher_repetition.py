@@ -98,6 +98,9 @@ class GopherRepetitionFilter(Stage):
     name = "gopher_repetition"
     reads = ("text",)
 
+    def setup(self):
+        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
+
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}
         texts = tc.text_series(table)

@@ -22,6 +22,13 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "gopher_quality@1": "gristmill.filters.gopher_quality:GopherQualityFilter",
+    "gopher_repetition@1": "gristmill.filters.gopher_repetition:GopherRepetitionFilter",
+    "c4_quality@1": "gristmill.filters.c4:C4QualityFilter",
+    "fineweb_quality@1": "gristmill.filters.fineweb:FineWebQualityFilter",
+    "pii@1": "gristmill.filters.pii:PIIFilter",
+    "license_policy@1": "gristmill.filters.license_policy:LicensePolicy",
+    "decontaminate@1": "gristmill.filters.decontaminate:Decontaminate",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")
