@@ -63,21 +63,21 @@ class GopherQualityFilter(Stage):
         avg_len = pl.col("nonsym_chars") / nonsym
         lines = pl.col("n_lines")
 
-        def rule(key, cond):
-            return cond if p[key] is not None else pl.lit(False)
+        def rule(key, make):  # a None threshold switches the rule off
+            return make(p[key]) if p[key] is not None else pl.lit(False)
 
         checks = [
-            ("gopher_short_doc", rule("min_doc_words", nonsym < p["min_doc_words"])),
-            ("gopher_long_doc", rule("max_doc_words", nonsym > p["max_doc_words"])),
-            ("gopher_short_words", rule("min_avg_word_length", avg_len < p["min_avg_word_length"])),
-            ("gopher_long_words", rule("max_avg_word_length", avg_len > p["max_avg_word_length"])),
-            ("gopher_hashes", rule("max_symbol_word_ratio", pl.col("n_hash") / words > p["max_symbol_word_ratio"])),
-            ("gopher_ellipsis", rule("max_symbol_word_ratio", pl.col("n_ellipsis") / words > p["max_symbol_word_ratio"])),
-            ("gopher_bullet_lines", rule("max_bullet_lines_ratio", pl.col("n_bullet") / lines > p["max_bullet_lines_ratio"])),
+            ("gopher_short_doc", rule("min_doc_words", lambda v: nonsym < v)),
+            ("gopher_long_doc", rule("max_doc_words", lambda v: nonsym > v)),
+            ("gopher_short_words", rule("min_avg_word_length", lambda v: avg_len < v)),
+            ("gopher_long_words", rule("max_avg_word_length", lambda v: avg_len > v)),
+            ("gopher_hashes", rule("max_symbol_word_ratio", lambda v: pl.col("n_hash") / words > v)),
+            ("gopher_ellipsis", rule("max_symbol_word_ratio", lambda v: pl.col("n_ellipsis") / words > v)),
+            ("gopher_bullet_lines", rule("max_bullet_lines_ratio", lambda v: pl.col("n_bullet") / lines > v)),
             ("gopher_ellipsis_lines",
-             rule("max_ellipsis_lines_ratio", pl.col("n_end_ellipsis") / lines > p["max_ellipsis_lines_ratio"])),
-            ("gopher_non_alpha_words", rule("min_alpha_words_ratio", pl.col("n_alpha") / words < p["min_alpha_words_ratio"])),
-            ("gopher_few_stop_words", rule("min_stop_words", pl.col("n_stop") < p["min_stop_words"])),
+             rule("max_ellipsis_lines_ratio", lambda v: pl.col("n_end_ellipsis") / lines > v)),
+            ("gopher_non_alpha_words", rule("min_alpha_words_ratio", lambda v: pl.col("n_alpha") / words < v)),
+            ("gopher_few_stop_words", rule("min_stop_words", lambda v: pl.col("n_stop") < v)),
         ]
         out = s.select(
             reason=tc.first_reason(checks),

@@ -118,15 +118,15 @@ class GopherRepetitionFilter(Stage):
         line_dup = pl.col("line_dup") + pl.col("lead") * pl.col("trail")
         chars = pl.col("chars")
 
-        def on(key, cond):
-            return cond if p[key] is not None else pl.lit(False)
+        def on(key, make):  # a None threshold switches the rule off
+            return make(p[key]) if p[key] is not None else pl.lit(False)
 
         checks = [
             ("gopher_rep_empty", chars == 0),
-            ("gopher_dup_para_frac", on("dup_para_frac", pl.col("para_dup") / pl.col("para_n").clip(1) > p["dup_para_frac"])),
-            ("gopher_dup_para_char_frac", on("dup_para_char_frac", pl.col("para_dup_chars") / chars > p["dup_para_char_frac"])),
-            ("gopher_dup_line_frac", on("dup_line_frac", line_dup / n_lines > p["dup_line_frac"])),
-            ("gopher_dup_line_char_frac", on("dup_line_char_frac", pl.col("line_dup_chars") / chars > p["dup_line_char_frac"])),
+            ("gopher_dup_para_frac", on("dup_para_frac", lambda v: pl.col("para_dup") / pl.col("para_n").clip(1) > v)),
+            ("gopher_dup_para_char_frac", on("dup_para_char_frac", lambda v: pl.col("para_dup_chars") / chars > v)),
+            ("gopher_dup_line_frac", on("dup_line_frac", lambda v: line_dup / n_lines > v)),
+            ("gopher_dup_line_char_frac", on("dup_line_char_frac", lambda v: pl.col("line_dup_chars") / chars > v)),
         ] + [(f"gopher_top_{n}_gram", pl.col(f"top_{n}") / chars > f) for n, f in top] \
           + [(f"gopher_dup_{n}_gram", pl.col(f"dup_{n}") / chars > f) for n, f in dup]
         out = s.select(reason=tc.first_reason(checks),
