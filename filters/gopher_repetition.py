@@ -57,23 +57,26 @@ def ngram_stats(texts: pl.Series, top_ns, dup_ns, dup_fracs=None) -> pl.DataFram
     dup_<n> is exact for documents whose bound exceeds `dup_fracs` of their characters (all
     documents if dup_fracs is None) and an upper bound for the others."""
     w = tc.exploded_words(texts).with_columns(h=pl.col("word").hash(), n_words=pl.len().over("doc"))
-    cols = []
+    out = pl.DataFrame({"doc": pl.arange(0, len(texts), eager=True).cast(w.schema["doc"])})
     for n in top_ns:  # most frequent n-gram; ties go to the one seen first (Counter.most_common)
-        g = w.with_columns(g=tc.ngram_hash(pl.col("h"), n), chars=tc.window_sum(pl.col("len"), n) + (n - 1)) \
+        g = w.with_columns(k=tc.ngram_hash(pl.col("h"), n, pl.col("doc")),
+                           chars=tc.window_sum(pl.col("len"), n) + (n - 1)) \
              .filter(pl.col("pos") <= pl.col("n_words") - n)
-        top = (g.group_by("doc", "g").agg(cnt=pl.len(), first=pl.col("pos").min(), chars=pl.col("chars").first())
-               .sort("doc", "cnt", "first", descending=[False, True, False])
-               .group_by("doc", maintain_order=True).first()
-               .select("doc", (pl.col("cnt") * pl.col("chars")).alias(f"top_{n}")))
-        cols.append(top)
-    for n in dup_ns:  # words covered by any repeated occurrence of an n-gram
-        g = w.with_columns(g=tc.ngram_hash(pl.col("h"), n)).with_columns(
-            rep=(pl.col("pos") <= pl.col("n_words") - n) & ~pl.col("g").is_first_distinct().over("doc"))
-        covered = pl.col("rep").cast(pl.Int8).rolling_max(window_size=n, min_samples=1).over("doc") > 0
-        cols.append(g.group_by("doc").agg(pl.col("len").filter(covered).sum().alias(f"dup_{n}")))
-    out = pl.DataFrame({"doc": pl.arange(0, len(texts), eager=True).cast(pl.UInt32)})
-    for c in cols:
-        out = out.join(c.with_columns(pl.col("doc").cast(pl.UInt32)), on="doc", how="left")
+        # only repeated n-grams need counting; elsewhere the top one is the first, seen once
+        rep = (g.filter(pl.col("k").is_duplicated().over("doc"))
+               .group_by("k").agg(pl.col("doc").first(), cnt=pl.len(), first=pl.col("pos").min(), chars=pl.col("chars").first())
+               .sort("doc", "cnt", "first", descending=[False, True, False]).unique("doc", keep="first", maintain_order=True)
+               .select("doc", rep=pl.col("cnt") * pl.col("chars")))
+        first = g.filter(pl.col("pos") == 0).select("doc", once=pl.col("chars"))
+        out = out.join(first, on="doc", how="left").join(rep, on="doc", how="left").with_columns(
+            pl.coalesce("rep", "once").alias(f"top_{n}")).drop("rep", "once")
+    if dup_ns:  # words covered by any repeated occurrence of an n-gram: an upper bound (see module doc)
+        reps = {n: ((pl.col("pos") <= pl.col("n_words") - n)
+                    & ~tc.ngram_hash(pl.col("h"), n).is_first_distinct().over("doc")).cast(pl.Int8) for n in dup_ns}
+        # windows may reach into the previous document's tail, whose flags are always 0
+        covered = w.select("doc", "len", *[(pl.col("len") * r.rolling_max(window_size=n, min_samples=1)).alias(f"dup_{n}")
+                                           for n, r in reps.items()])
+        out = out.join(covered.group_by("doc").agg(pl.col(f"dup_{n}").sum() for n in dup_ns), on="doc", how="left")
     out = out.sort("doc").fill_null(0)
     if not dup_ns:
         return out

@@ -112,9 +112,13 @@ def first_reason(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr
 
 
-def ngram_hash(h: pl.Expr, n: int) -> pl.Expr:
-    """Hash of the n words starting at each row (rows are words in document order)."""
-    return pl.struct([h.shift(-k).alias(f"w{k}") for k in range(n)]).hash(seed=n)
+def ngram_hash(h: pl.Expr, n: int, doc: pl.Expr | None = None) -> pl.Expr:
+    """64-bit key of the n words starting at each row (rows are words in document order),
+    from their word hashes (wrapping polynomial); with `doc`, keys differ across documents."""
+    key = pl.lit(0, pl.UInt64) if doc is None else doc.cast(pl.UInt64)
+    for k in range(n):
+        key = key * pl.lit(0x100000001B3, pl.UInt64) + h.shift(-k).fill_null(0)
+    return key
 
 
 def window_sum(x: pl.Expr, n: int) -> pl.Expr:
