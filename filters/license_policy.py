@@ -82,7 +82,9 @@ class LicensePolicy(Stage):
     """Params: policy (preset name, YAML path or dict; default honour-opt-outs)."""
 
     name = "license_policy"
-    reads = ("text", "license", "opt_out")
+    # opt_out / license_evidence / domain are core columns, null where ingest found nothing;
+    # readers of plain files do not provide them, so they are not required here
+    reads = ("text", "license")
 
     def setup(self):
         self.policy = load_policy(self.params.get("policy", "honour-opt-outs"))
