@@ -82,9 +82,10 @@ class LicensePolicy(Stage):
     """Params: policy (preset name, YAML path or dict; default honour-opt-outs)."""
 
     name = "license_policy"
-    # opt_out / license_evidence / domain are core columns, null where ingest found nothing;
-    # readers of plain files do not provide them, so they are not required here
-    reads = ("text", "license")
+    # license / opt_out / license_evidence / domain are core columns, null where ingest found
+    # nothing; user Parquet and plain-text readers may lack them, so none is required (a
+    # missing one reads as null: `license_unknown`, no opt-out)
+    reads = ("text",)
 
     def setup(self):
         self.policy = load_policy(self.params.get("policy", "honour-opt-outs"))
