@@ -14,6 +14,9 @@ keep/drop decisions that depend on words agree with datatrove's on 99.8% or more
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import os
 import re
 from functools import lru_cache
 
@@ -42,14 +45,35 @@ TERMINAL_CLASS = char_class(TERMINAL_PUNCTUATION)
 
 @lru_cache(1)
 def abbreviations() -> tuple[str, ...]:
-    """spaCy's English tokenizer exceptions that end in a period (Mr., Inc., a.m., ...)."""
+    """spaCy's English tokenizer exceptions that end in a period (Mr., Inc., a.m., ...).
+
+    Importing spaCy costs seconds per worker, so the list is kept in the user's cache
+    directory, keyed by spaCy's version, after the first read."""
     try:
-        from spacy.lang.en.tokenizer_exceptions import TOKENIZER_EXCEPTIONS
-        keys = [k for k, v in TOKENIZER_EXCEPTIONS.items() if len(v) == 1 and k.endswith(".")
-                and re.fullmatch(r"[A-Za-z][A-Za-z.]*\.", k)]
-    except ImportError:
-        keys = ["Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Jr.", "Sr.", "Inc.", "Ltd.", "Co.", "vs.", "etc."]
-    return tuple(sorted(set(keys), key=len, reverse=True))
+        version = importlib.metadata.version("spacy")
+    except importlib.metadata.PackageNotFoundError:
+        return ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Jr.", "Sr.", "Inc.", "Ltd.", "Co.", "vs.", "etc.")
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gristmill",
+                         f"spacy-{version}-en-abbreviations.json")
+    try:
+        with open(cache, encoding="utf-8") as f:
+            return tuple(json.load(f))
+    except (OSError, ValueError):
+        pass
+    from spacy.lang.en.tokenizer_exceptions import TOKENIZER_EXCEPTIONS
+
+    keys = [k for k, v in TOKENIZER_EXCEPTIONS.items() if len(v) == 1 and k.endswith(".")
+            and re.fullmatch(r"[A-Za-z][A-Za-z.]*\.", k)]
+    keys = tuple(sorted(set(keys), key=lambda k: (-len(k), k)))
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(keys, f)
+        os.replace(tmp, cache)
+    except OSError:  # a read-only home only costs the import next time
+        pass
+    return keys
 
 
 URL = r"(?:https?://|www\.)[^\s]*[^\s.,;:!?)\]\"'»”’]|(?-u:\b)[\w-]+(?:\.[\w-]+)+/[^\s]*[^\s.,;:!?)\]\"'»”’]"

@@ -7,7 +7,7 @@ import os
 import pyarrow as pa
 import pytest
 
-from conftest import DATA
+from rules_real_docs import DATA
 from gristmill.filters.decontaminate import Decontaminate
 
 GSM = os.path.join(DATA, "text", "gsm8k_qa", "test.jsonl")

@@ -4,7 +4,7 @@ Documents: main text of real web pages (trafilatura_eval HTML, extracted with re
 dolma's Common Crawl documents, and slices of the text sets (Gutenberg, WikiText-2,
 Shakespeare, speeches, GSM8K, HumanEval), read from ../shared/data at test time.
 
-Where the two may disagree, and why (measured on 680 documents with
+Where the two may disagree, and why (measured on 580 documents with
 `python benchmarks/bench_filters.py`; the README has the numbers):
 - Gopher quality: datatrove counts words with spaCy; gristmill's regex tokenizer
   (filters/text_columns.py) does not reproduce spaCy's special splits (`cannot`, German `im`
@@ -22,7 +22,7 @@ import importlib
 
 import pytest
 
-from conftest import load_real_documents
+from rules_real_docs import load_real_documents
 
 AGREEMENT = 0.99
 

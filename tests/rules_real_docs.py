@@ -1,3 +1,5 @@
+"""Real documents for the filter tests (a plain module, not conftest.py, so other areas keep theirs)."""
+
 import functools
 import os
 import sys
