@@ -26,15 +26,21 @@ def _chunks(lines: list[str], size: int) -> list[str]:
 
 
 def web_pages(limit: int | None = None) -> list[str]:
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-
+    """Main text of the trafilatura_eval pages: resiliparse where installed (the numbers in
+    the README), else trafilatura (a datatrove[processing] dependency)."""
     files = sorted(glob.glob(os.path.join(DATA, "html", "trafilatura_eval", "html", "*.gz")))[:limit]
-    out = []
-    for f in files:
-        raw = gzip.open(f).read()
-        out.append(extract_plain_text(bytes_to_str(raw, detect_encoding(raw)), main_content=True))
-    return out
+    try:
+        from resiliparse.extract.html2text import extract_plain_text
+        from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+        def extract(raw: bytes) -> str:
+            return extract_plain_text(bytes_to_str(raw, detect_encoding(raw)), main_content=True)
+    except ImportError:
+        import trafilatura
+
+        def extract(raw: bytes) -> str:
+            return trafilatura.extract(raw.decode("utf-8", "replace")) or ""
+    return [extract(gzip.open(f).read()) for f in files]
 
 
 def text_sets(per_set: int | None = None) -> dict[str, list[str]]:
