@@ -122,12 +122,23 @@ class LicensePolicy(Stage):
 
 
 def _set_meta(table: pa.Table, key: str, values: pl.Series) -> pa.Table:
-    """Add `key` -> values[i] to each row's `meta` map (replacing an earlier `key`)."""
+    """Add `key` -> values[i] to each row's `meta` map (replacing an earlier `key`), column-wise."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    n = table.num_rows
     meta_type = pa.map_(pa.string(), pa.string())
-    old = table.column("meta").combine_chunks() if "meta" in table.column_names else pa.nulls(table.num_rows, meta_type)
-    rows = old.to_pylist()  # meta maps are tiny; the per-row merge stays cheap next to the text work
-    merged = [[(k, v) for k, v in (r or []) if k != key] + [(key, val)] for r, val in zip(rows, values.to_list())]
-    arr = pa.array(merged, meta_type)
+    old = table.column("meta").combine_chunks() if "meta" in table.column_names else pa.nulls(n, meta_type)
+    as_list = old.cast(pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())])))
+    entries = as_list.flatten()  # struct<key, value> of every map, in row order (slice-aware)
+    parents = as_list.value_parent_indices().to_numpy()
+    keep = pc.not_equal(entries.field(0), key).fill_null(True)
+    keys = pa.concat_arrays([entries.field(0).filter(keep), pa.array([key] * n, pa.string())])
+    items = pa.concat_arrays([entries.field(1).filter(keep), values.to_arrow().cast(pa.string())])
+    rows = np.concatenate([parents[keep.to_numpy(zero_copy_only=False)], np.arange(n)])
+    order = np.argsort(rows, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int32)
+    arr = pa.MapArray.from_arrays(pa.array(offsets), keys.take(order), items.take(order))
     if "meta" in table.column_names:
         return table.set_column(table.column_names.index("meta"), "meta", arr)
     return table.append_column("meta", arr)

@@ -78,3 +78,11 @@ def test_bad_policies_fail_early():
         load_policy({"rules": [{"name": "x", "action": "delete"}]})
     with pytest.raises(ValueError):
         load_policy({"rules": [{"name": "x", "action": "drop", "licence": ["MIT"]}]})
+
+
+def test_annotation_keeps_existing_meta_entries():
+    meta = pa.array([[("warc_id", "w1"), ("license_policy", "stale")]] + [None] * (len(ROWS) - 1),
+                    pa.map_(pa.string(), pa.string()))
+    out = LicensePolicy(policy="everything-logged").process(table().append_column("meta", meta))
+    first = out.table.column("meta")[0].as_py()
+    assert first == [("warc_id", "w1"), ("license_policy", "license_permissive")]
