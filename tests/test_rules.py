@@ -135,3 +135,12 @@ def test_null_and_empty_text_do_not_crash():
     for stage in (GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(), FineWebQualityFilter()):
         out = stage.process(table)
         assert out.drops.num_rows == 2
+
+
+@pytest.mark.parametrize("name", ["gopher_quality@1", "gopher_repetition@1", "c4_quality@1", "fineweb_quality@1",
+                                  "pii@1", "license_policy@1"])
+def test_empty_shard(name):
+    from gristmill.pipeline.schema import conform, empty_documents
+
+    out = registry.resolve(name)().process(empty_documents())
+    assert conform(out.table).num_rows == 0 and out.drops.num_rows == 0
