@@ -56,6 +56,14 @@ class Decontaminate(Stage):
     reads = ("text",)
     adds = ("score_contamination",)
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        # fail when the workflow is loaded, not on a worker an hour later
+        files = params.get("eval_files") or []
+        missing = [f for f in ([files] if isinstance(files, str) else files) if "://" not in f and not os.path.exists(f)]
+        if missing:
+            raise FileNotFoundError(f"decontaminate: evaluation file(s) not found: {missing} (relative to {os.getcwd()})")
+
     def setup(self):
         files = self.params.get("eval_files") or []
         if isinstance(files, str):

@@ -87,6 +87,10 @@ class LicensePolicy(Stage):
     # missing one reads as null: `license_unknown`, no opt-out)
     reads = ("text",)
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.policy = load_policy(params.get("policy", "honour-opt-outs"))  # a bad policy fails at load
+
     def setup(self):
         self.policy = load_policy(self.params.get("policy", "honour-opt-outs"))
 

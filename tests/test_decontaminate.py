@@ -54,3 +54,5 @@ def test_flag_mode_keeps_documents_and_scores_them(tmp_path):
 def test_needs_eval_files():
     with pytest.raises(ValueError):
         Decontaminate().process(pa.table({"id": ["a"], "text": ["x"]}))
+    with pytest.raises(FileNotFoundError):
+        Decontaminate(eval_files=["no/such/eval.jsonl"])
