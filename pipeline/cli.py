@@ -14,10 +14,18 @@ import sys
 from gristmill.pipeline import registry
 from gristmill.pipeline.workflow import Step, Workflow, WorkflowError, check_columns, load
 
-# --rules names for `gristmill filter` -> (stage, params)
-FILTER_RULES: dict[str, tuple[str, dict]] = {
+# --rules names for `gristmill filter` -> (stage, params), or a list of them
+FILTER_RULES: dict[str, tuple[str, dict] | list[tuple[str, dict]]] = {
     "length": ("length_filter", {}),
     "datatrove_gopher": ("datatrove", {"step": "datatrove.pipeline.filters.GopherQualityFilter"}),
+    "gopher": [("gopher_quality", {}), ("gopher_repetition", {})],
+    "gopher_quality": ("gopher_quality", {}),
+    "gopher_repetition": ("gopher_repetition", {}),
+    "c4": ("c4_quality", {}),
+    "fineweb": ("fineweb_quality", {}),
+    "pii": ("pii", {}),
+    "license": ("license_policy", {}),  # --policy picks the policy (default honour-opt-outs)
+    "decontaminate": ("decontaminate", {}),  # needs --eval FILES
 }
 
 
@@ -73,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.tokenize import cli as tokenize_cli  # tokenize, mix, train, locate, export
 
     tokenize_cli.add_commands(sub, _stage_cmd, _common)
+    p.add_argument("--policy", default=None,
+                   help="license rule: preset (permissive-only, honour-opt-outs, everything-logged) or YAML file")
+    p.add_argument("--eval", nargs="+", default=None, metavar="FILE",
+                   help="decontaminate rule: evaluation sets (JSONL or text files)")
     return parser
 
 
@@ -94,8 +106,16 @@ def cmd_filter(args) -> int:
     for r in filter(None, (x.strip() for x in args.rules.split(","))):
         if r not in FILTER_RULES:
             raise WorkflowError(f"unknown rule set {r!r}; choose from {', '.join(FILTER_RULES)}")
-        stage, params = FILTER_RULES[r]
-        rules.append({"stage": stage, "params": params})
+        entries = FILTER_RULES[r] if isinstance(FILTER_RULES[r], list) else [FILTER_RULES[r]]
+        for stage, params in entries:
+            params = dict(params)
+            if stage == "license_policy" and args.policy:
+                params["policy"] = args.policy
+            if stage == "decontaminate":
+                if not args.eval:
+                    raise WorkflowError("the decontaminate rule needs --eval FILE...")
+                params["eval_files"] = [os.path.abspath(f) for f in args.eval]
+            rules.append({"stage": stage, "params": params})
     return run_single("filter_chain", {"rules": rules}, args)
 
 

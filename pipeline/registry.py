@@ -34,6 +34,13 @@ BUILTIN: dict[str, str] = {
     "ocr@1": "gristmill.ocr.stage:OcrStage",
     "ocr_gpu@1": "gristmill.ocr.stage:OcrGpuStage",
     "ocr_vlm@1": "gristmill.ocr.vlm_stage:OcrVlmStage",
+    "gopher_quality@1": "gristmill.filters.gopher_quality:GopherQualityFilter",
+    "gopher_repetition@1": "gristmill.filters.gopher_repetition:GopherRepetitionFilter",
+    "c4_quality@1": "gristmill.filters.c4:C4QualityFilter",
+    "fineweb_quality@1": "gristmill.filters.fineweb:FineWebQualityFilter",
+    "pii@1": "gristmill.filters.pii:PIIFilter",
+    "license_policy@1": "gristmill.filters.license_policy:LicensePolicy",
+    "decontaminate@1": "gristmill.filters.decontaminate:Decontaminate",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

@@ -54,6 +54,23 @@ def _resolve_input(p: str, base_dir: str) -> str:
     return os.path.normpath(os.path.join(base_dir, p))
 
 
+def _paths_relative_to(params: dict, base_dir: str) -> dict:
+    """Paths in a recipe are relative to the recipe: a string param (or list item) that names
+    an existing file or folder next to the YAML becomes that absolute path."""
+    def fix(v):
+        if isinstance(v, str) and v and "://" not in v and not os.path.isabs(v) and "\n" not in v:
+            candidate = os.path.join(base_dir, v)
+            if os.path.exists(candidate):
+                return os.path.normpath(candidate)
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+
+    return {k: fix(v) for k, v in params.items()} if base_dir else params
+
+
 def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> Workflow:
     """Workflow from a parsed YAML mapping; raises WorkflowError on any problem."""
     if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list) or not spec["steps"]:
@@ -76,9 +93,14 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
         params = raw.get("params") or {}
         if not isinstance(params, dict):
             raise WorkflowError(f"step {name}: `params:` must be a mapping")
+        params = _paths_relative_to(params, base_dir)
         try:
             stage = cls(**params)
-        except (TypeError, ValueError) as e:
+            if raw.get("sources"):
+                from gristmill.pipeline.scoped import SourceScoped
+
+                stage = SourceScoped(stage, list(raw["sources"]))
+        except (TypeError, ValueError, OSError) as e:
             raise WorkflowError(f"step {name} ({cls.name}): bad params: {e}") from e
         steps.append(Step(name=name, stage=stage))
     raw_inputs = inputs if inputs is not None else spec.get("inputs") or []

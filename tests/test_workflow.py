@@ -85,5 +85,32 @@ def test_folder_inputs_take_only_what_the_source_stage_reads():
 
     wf = build({"inputs": [SAMPLE], "steps": [{"stage": "read_documents"}]})
     files = plan_inputs(wf)
-    assert len(files) == 12 and all(f.endswith(".jsonl.gz") for f in files)
+    assert len(files) >= 12 and all(f.endswith((".jsonl.gz", ".jsonl")) for f in files)
+    assert not any("/LICENSES/" in f or "/warc/" in f or "/pdf/" in f for f in files)
     assert files == sorted(files)
+
+
+def test_sources_scope_applies_a_stage_to_some_sources_only():
+    import pyarrow as pa
+
+    from gristmill.pipeline.schema import conform
+
+    wf = build({"steps": [{"stage": "read_documents"},
+                          {"name": "len", "stage": "length_filter", "sources": ["web"], "params": {"min_words": 3}}]})
+    stage = wf.steps[1].stage
+    t = conform(pa.table({"id": ["a", "b", "c"], "text": ["x", "x", "one two three"],
+                          "source": ["web", "code", "web"]}))
+    out = stage.process(t)
+    assert sorted(out.table.column("id").to_pylist()) == ["b", "c"]
+    assert out.drops.column("id").to_pylist() == ["a"]
+    assert out.counters["rows_out_of_scope"] == 1
+
+
+def test_param_paths_are_relative_to_the_recipe(tmp_path):
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "evals" / "e.jsonl").write_text("{}\n")
+    wf_path = tmp_path / "wf.yaml"
+    wf_path.write_text(yaml.safe_dump({"steps": [{"stage": "stages_for_tests:SlowPass",
+                                                  "params": {"f": "evals/e.jsonl", "g": "not-a-file"}}]}))
+    stage = load(str(wf_path)).steps[0].stage
+    assert stage.params["f"] == str(tmp_path / "evals" / "e.jsonl") and stage.params["g"] == "not-a-file"
