@@ -57,8 +57,9 @@ def summary_table(results) -> str:
     for r in results:
         s = r.stats
         skipped_note = "" if s.get("complete", True) else f" ({s['shards_done']}/{s['shards']} shards)"
+        seconds = s["seconds"] + float((s.get("fit") or {}).get("seconds", 0))  # corpus stages: + fit
         rows.append((r.name, r.stage, f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{s['docs_dropped']:,}",
-                     _reasons(s["dropped_by_reason"]), f"{s['seconds']:.1f}s{skipped_note}"))
+                     _reasons(s["dropped_by_reason"]), f"{seconds:.1f}s{skipped_note}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for j, row in enumerate(rows):
@@ -71,8 +72,12 @@ def summary_table(results) -> str:
 def print_summary(name: str, results, wall: float, failures: list[str], file=None) -> None:
     file = file or sys.stdout
     print(f"\nworkflow {name}: {len(results)} steps in {wall:.1f}s wall "
-          "(time column: CPU-seconds summed over shards)", file=file)
+          "(time column: CPU-seconds summed over shards, plus corpus-wide fits)", file=file)
     print(summary_table(results), file=file)
+    for r in results:  # one line a corpus-wide step wants a person to see (e.g. the loss curve)
+        headline = (r.stats.get("fit") or {}).get("headline")
+        if headline:
+            print(f"{r.name}: {headline}", file=file)
     unbalanced = [r.name for r in results if not r.stats.get("balanced", True)]
     if unbalanced:
         print(f"WARNING: in != out + dropped for {', '.join(unbalanced)}", file=file)

@@ -218,7 +218,7 @@ def test_workflow_steps_tokenize_shards_train(tokenized, scheduler, tmp_path, ca
             "eval_interval": 3, "threads": 1}}},
     ]}
     wf = build(spec)
-    results = runner.run(wf, workdir=str(tmp_path), scheduler=scheduler, quiet=True)
+    results = runner.run(wf, workdir=str(tmp_path), scheduler=scheduler, quiet=False)
     assert all(r.stats["balanced"] for r in results)
     m = sf.read_manifest(str(tmp_path / "shards"))
     assert m["tokenizer"]["encoder"] == "tiktoken" and set(m["mixture"]["realised"]) == {"code", "encyclopedic"}
@@ -226,7 +226,7 @@ def test_workflow_steps_tokenize_shards_train(tokenized, scheduler, tmp_path, ca
     assert "tokens" not in pq.read_schema(tmp_path / "shards" / "part-00000.parquet").names
     with open(tmp_path / "train" / "run" / "train_log.jsonl") as f:
         assert [json.loads(line)["step"] for line in f] == [1, 3, 6]
-    assert "train_model: loss" in capsys.readouterr().out
+    assert "train: loss" in capsys.readouterr().out  # the fit headline, under the summary table
 
 
 def test_given_tokenizer_json_reproduces_the_same_shards(tokenized, scheduler, tmp_path):

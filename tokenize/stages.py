@@ -174,9 +174,10 @@ class TrainModel(Stage):
         if self.params.get("steps"):
             cfg.steps = int(self.params["steps"])
         summary = train(data, run_dir, cfg)
-        print(f"train_model: loss {summary['first_loss']:.3f} at step {summary['first_step']} -> "
-              f"{summary['last_loss']:.3f} at step {summary['last_step']} "
-              f"({summary['tokens_per_s']:,.0f} tokens/s; log: {run_dir}/train_log.jsonl)", flush=True)
+        # the runner prints the headline under its summary table
+        summary["headline"] = (f"loss {summary['first_loss']:.3f} at step {summary['first_step']} -> "
+                               f"{summary['last_loss']:.3f} at step {summary['last_step']} "
+                               f"({summary['tokens_per_s']:,.0f} tokens/s; log: {run_dir}/train_log.jsonl)")
         return summary
 
     def process(self, table: pa.Table) -> StageOutput:
