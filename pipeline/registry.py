@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "length_filter@1": "gristmill.filters.length:LengthFilter",
     "datatrove@1": "gristmill.pipeline.datatrove_adapter:DatatroveStage",
     "filter_chain@1": "gristmill.filters.chain:FilterChain",
+    "dedupe_exact@1": "gristmill.filters.dedupe.exact:ExactDedupe",
+    "dedupe_fuzzy@1": "gristmill.filters.dedupe.fuzzy:FuzzyDedupe",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

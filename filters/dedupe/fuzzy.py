@@ -1,0 +1,205 @@
+"""`dedupe_fuzzy`: MinHash-LSH near-duplicate removal, corpus-wide on Dask.
+
+fit() runs five phases, each a map over shards or a Dask DataFrame shuffle, spilling to
+Parquet / .npy under the stage's state folder, so memory per worker does not grow with
+the corpus:
+
+1. sign (map over shards): word `shingle_size`-grams of the normalised text (see
+   shingles.py) -> `bands * rows` MinHash values per document -> one bucket key per band.
+2. candidates (shuffle on bucket key): the documents of a bucket become star edges
+   (smallest key -> each other member): linear in bucket size, enough for connectivity.
+3. verify (shuffle on edge): a candidate pair survives if the fraction of equal MinHash
+   values (the Jaccard estimate, from memory-mapped signature files) is >= `threshold`.
+   LSH alone admits pairs well below the threshold (see the S-curve in the README);
+   this check removes them.
+4. clusters: connected components of the surviving pairs (components.py).
+5. decide (shuffle on cluster): one kept document per cluster by the `keep` rule
+   ("longest" by default, "earliest", or "score_<name>": highest score); the others are
+   dropped naming it (`duplicate_of`), reason `exact_duplicate` if their normalised text
+   equals the kept one's, else `near_duplicate`; detail gives the cluster size and the
+   estimated Jaccard to the kept document.
+
+Params: threshold (0.8), shingle_size (5 words), bands (20), rows (5), seed (1),
+keep ("longest"), exact (False: also join documents with equal normalised text even
+when they have no shingles, e.g. empty ones).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gristmill.filters.dedupe import shingles
+from gristmill.filters.dedupe.components import connected_components
+from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
+    write_decisions
+from gristmill.pipeline.shards import write_parquet_atomic
+
+BATCH_DOCS = 2048
+EXACT_SALT = np.uint64(0xE4AC7)
+_I64 = pd.Series(dtype="int64")
+
+
+def _save_npy(arr: np.ndarray, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp.npy"
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+
+
+def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
+    """Phase 1 for one shard: docs/, sigs/ and bands/ files for it."""
+    shard, path = task
+    keep = cfg["keep"]
+    names = pq.read_schema(path).names
+    table = pq.read_table(path, columns=["id", "text"] + [c for c in ("fetched_at", keep) if c in names])
+    num_hashes = cfg["bands"] * cfg["rows"]
+    sigs, has, h1s, h2s = [], [], [], []
+    for lo in range(0, table.num_rows, BATCH_DOCS):
+        text = table.column("text").slice(lo, BATCH_DOCS)
+        w, offsets = shingles.word_hashes(text)
+        h1, h2 = shingles.exact_keys(w, offsets)
+        sh, doc = shingles.shingle_hashes(w, offsets, cfg["shingle_size"])
+        sigs.append(shingles.minhash(sh, doc, len(text), num_hashes, cfg["seed"]))
+        has.append(np.diff(offsets) > 0)
+        h1s.append(h1)
+        h2s.append(h2)
+    n = table.num_rows
+    sig = np.concatenate(sigs) if sigs else np.zeros((0, num_hashes), np.uint32)
+    has_sh = np.concatenate(has) if has else np.zeros(0, bool)
+    h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
+    h2 = np.concatenate(h2s) if h2s else np.zeros(0, np.uint64)
+    _save_npy(sig, os.path.join(state_dir, "sigs", f"part-{shard:05d}.npy"))
+    info = doc_info(table, shard, keep)
+    info["h1"], info["h2"] = h1.view(np.int64), h2.view(np.int64)
+    write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", f"part-{shard:05d}.parquet"))
+    keys = info["key"]
+    bkeys = shingles.band_keys(sig[has_sh], cfg["bands"], cfg["rows"])
+    bkey = [bkeys.ravel()]
+    key = [np.repeat(keys[has_sh], cfg["bands"])]
+    exact = [np.zeros(bkeys.size, np.int8)]
+    if cfg["exact"]:
+        bkey.append(shingles.mix64(h1 ^ EXACT_SALT) ^ h2)
+        key.append(keys)
+        exact.append(np.ones(n, np.int8))
+    bands = pa.table({"bkey": np.concatenate(bkey).view(np.int64), "key": np.concatenate(key),
+                      "exact": np.concatenate(exact)})
+    write_parquet_atomic(bands, os.path.join(state_dir, "bands", f"part-{shard:05d}.parquet"))
+    return n
+
+
+def star_edges(df: pd.DataFrame) -> pd.DataFrame:
+    """Phase 2 for one bucket partition: (smallest member, member) for each bucket."""
+    if df.empty:
+        return pd.DataFrame({"a": _I64, "b": _I64, "exact": pd.Series(dtype="int8")})
+    first = df.groupby("bkey", sort=False)["key"].transform("min")
+    edges = pd.DataFrame({"a": first.to_numpy(), "b": df["key"].to_numpy(), "exact": df["exact"].to_numpy()})
+    edges = edges[edges["a"] != edges["b"]]
+    return edges.groupby(["a", "b"], as_index=False, sort=False)["exact"].max()
+
+
+class SignatureReader:
+    """Rows of the per-shard signature files by document key, memory-mapped."""
+
+    def __init__(self, state_dir: str):
+        self.dir = os.path.join(state_dir, "sigs")
+        self.maps: dict[int, np.ndarray] = {}
+
+    def rows(self, keys: np.ndarray) -> np.ndarray:
+        shard = (keys >> 32).astype(np.int64)
+        row = (keys & 0xFFFFFFFF).astype(np.int64)
+        out = None
+        for s in np.unique(shard):
+            mm = self.maps.get(int(s))
+            if mm is None:
+                mm = self.maps[int(s)] = np.load(os.path.join(self.dir, f"part-{int(s):05d}.npy"), mmap_mode="r")
+            if out is None:
+                out = np.empty((len(keys), mm.shape[1]), np.uint32)
+            sel = shard == s
+            out[sel] = mm[row[sel]]
+        return out if out is not None else np.zeros((0, 0), np.uint32)
+
+
+def estimate(reader: SignatureReader, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0:
+        return np.zeros(0, np.float32)
+    return (reader.rows(a) == reader.rows(b)).mean(axis=1).astype(np.float32)
+
+
+def verify(df: pd.DataFrame, state_dir: str, threshold: float) -> pd.DataFrame:
+    """Phase 3 for one edge partition: dedupe edges, keep those estimated >= threshold."""
+    df = df.groupby(["a", "b"], as_index=False, sort=False)["exact"].max()
+    est = estimate(SignatureReader(state_dir), df["a"].to_numpy(), df["b"].to_numpy())
+    keep = (est >= threshold) | (df["exact"].to_numpy() > 0)
+    return pd.DataFrame({"a": df["a"].to_numpy()[keep], "b": df["b"].to_numpy()[keep], "est": est[keep]})
+
+
+def decide(df: pd.DataFrame, state_dir: str, keep: str, partition_info=None) -> pd.DataFrame:
+    """Phase 5 for one cluster partition: pick kept documents, write decision files."""
+    part = (partition_info or {}).get("number", 0)
+    dec = group_decisions(df, "label", keep, prefix="fuzzy:")
+    if dec.empty:
+        return pd.DataFrame({"documents_in_clusters": [0], "clusters": [0]})
+    kept = dec[dec["key"] == dec["kept_key"]].set_index("label")[["h1", "h2"]]
+    same_text = (dec["h1"].to_numpy() == kept.loc[dec["label"], "h1"].to_numpy()) & \
+                (dec["h2"].to_numpy() == kept.loc[dec["label"], "h2"].to_numpy())
+    dropped = dec["key"] != dec["kept_key"]
+    est = estimate(SignatureReader(state_dir), dec["key"].to_numpy(), dec["kept_key"].to_numpy())
+    dec["duplicate_of"] = dec["kept_id"].where(dropped, None)
+    dec["reason"] = pd.Series(np.where(same_text, "exact_duplicate", "near_duplicate"),
+                              index=dec.index).where(dropped, None)
+    detail = "cluster_size=" + dec["size"].astype(str) + " est_jaccard=" + pd.Series(est, index=dec.index).round(3)\
+        .astype(str)
+    dec["detail"] = detail.where(dropped, None)
+    write_decisions(dec, state_dir, part)
+    return pd.DataFrame({"documents_in_clusters": [len(dec)], "clusters": [int(dec["label"].nunique())]})
+
+
+class FuzzyDedupe(DedupeStage):
+    name = "dedupe_fuzzy"
+    default_keep = "longest"
+
+    def config(self) -> dict:
+        p = self.params
+        cfg = {"threshold": float(p.get("threshold", 0.8)), "shingle_size": int(p.get("shingle_size", 5)),
+               "bands": int(p.get("bands", 20)), "rows": int(p.get("rows", 5)), "seed": int(p.get("seed", 1)),
+               "keep": self.keep, "exact": bool(p.get("exact", False))}
+        if not 0.0 < cfg["threshold"] <= 1.0 or min(cfg["shingle_size"], cfg["bands"], cfg["rows"]) < 1:
+            raise ValueError(f"bad dedupe_fuzzy params: {cfg}")
+        return cfg
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.config()  # fail at workflow load, not after an hour
+
+    def fit(self, ctx) -> dict:
+        import dask.dataframe as dd
+
+        cfg = self.config()
+        sd = ctx.state_dir
+        reset(sd, "docs", "sigs", "bands", "edges", "decisions", "components")
+        n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
+        bands = dd.read_parquet(os.path.join(sd, "bands"))
+        parts = partitions_for(n_docs * (cfg["bands"] + cfg["exact"]))
+        edge_meta = pd.DataFrame({"a": _I64, "b": _I64, "exact": pd.Series(dtype="int8")})
+        cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
+        ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
+        edges = cand.shuffle("a", npartitions=partitions_for(n_docs)).map_partitions(
+            verify, sd, cfg["threshold"], meta=ver_meta)
+        edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
+        n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
+        if n_edges == 0:
+            return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0}
+        labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
+                                                  npartitions=partitions_for(n_edges))
+        docs = dd.read_parquet(os.path.join(sd, "docs"))
+        members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
+        meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
+        res = members.shuffle("label", npartitions=partitions_for(n_edges)).map_partitions(
+            decide, sd, cfg["keep"], meta=meta).compute()
+        return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds,
+                "clusters": int(res["clusters"].sum()), "documents_in_clusters": int(res["documents_in_clusters"].sum())}
