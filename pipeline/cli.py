@@ -58,7 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
+
+    p = _stage_cmd(sub, "dedupe", "remove duplicate documents corpus-wide (default: --exact and --fuzzy)")
+    p.add_argument("--exact", action="store_true", help="equal normalised text")
+    p.add_argument("--fuzzy", action="store_true", help="MinHash-LSH near-duplicates")
+    p.add_argument("--threshold", type=float, default=0.8, help="fuzzy: estimated Jaccard to call a pair duplicate")
+    p.add_argument("--keep", default=None, help="kept copy per cluster: longest (fuzzy default), "
+                   "earliest (exact default) or score_<name> (highest)")
+    p.add_argument("--shingle-size", type=int, default=5, help="fuzzy: words per shingle")
+    p.add_argument("--bands", type=int, default=20, help="fuzzy: LSH bands")
+    p.add_argument("--rows", type=int, default=5, help="fuzzy: MinHash values per band")
     return parser
+
+
+def cmd_dedupe(args) -> int:
+    keep = {"keep": args.keep} if args.keep else {}
+    if args.exact and not args.fuzzy:
+        return run_single("dedupe_exact", keep, args)
+    # --fuzzy, or neither flag: fuzzy, joining exact duplicates too unless only --fuzzy was asked
+    return run_single("dedupe_fuzzy", {**keep, "threshold": args.threshold, "shingle_size": args.shingle_size,
+                                        "bands": args.bands, "rows": args.rows,
+                                        "exact": args.exact or not args.fuzzy}, args)
 
 
 def run_single(stage_name: str, params: dict, args) -> int:
@@ -105,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_single("read_documents", {"source": args.source} if args.source else {}, args)
         if args.command == "filter":
             return cmd_filter(args)
+        if args.command == "dedupe":
+            return cmd_dedupe(args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

@@ -8,19 +8,20 @@ the corpus:
    shingles.py) -> `bands * rows` MinHash values per document -> one bucket key per band.
 2. candidates (shuffle on bucket key): the documents of a bucket become star edges
    (smallest key -> each other member): linear in bucket size, enough for connectivity.
-3. verify (shuffle on edge): a candidate pair survives if the fraction of equal MinHash
-   values (the Jaccard estimate, from memory-mapped signature files) is >= `threshold`.
-   LSH alone admits pairs well below the threshold (see the S-curve in the README);
-   this check removes them.
+3. verify (shuffle on edge): a candidate pair survives if its similarity is >= `threshold`:
+   by default the exact Jaccard of the two shingle sets (kept per shard as sorted 32-bit
+   hashes in memory-mapped .npy files, as NeMo Curator's false-positive check does), or with
+   verify="minhash" the fraction of equal MinHash values. LSH alone admits pairs well below
+   the threshold and misses some above it (the S-curve in the README); this removes the former.
 4. clusters: connected components of the surviving pairs (components.py).
 5. decide (shuffle on cluster): one kept document per cluster by the `keep` rule
    ("longest" by default, "earliest", or "score_<name>": highest score); the others are
    dropped naming it (`duplicate_of`), reason `exact_duplicate` if their normalised text
    equals the kept one's, else `near_duplicate`; detail gives the cluster size and the
-   estimated Jaccard to the kept document.
+   similarity to the kept document.
 
 Params: threshold (0.8), shingle_size (5 words), bands (20), rows (5), seed (1),
-keep ("longest"), exact (False: also join documents with equal normalised text even
+keep ("longest"), verify ("jaccard" or "minhash"), exact (False: also join documents with equal normalised text even
 when they have no shingles, e.g. empty ones).
 """
 
@@ -58,13 +59,17 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
     names = pq.read_schema(path).names
     table = pq.read_table(path, columns=["id", "text"] + [c for c in ("fetched_at", keep) if c in names])
     num_hashes = cfg["bands"] * cfg["rows"]
-    sigs, has, h1s, h2s = [], [], [], []
+    sigs, has, h1s, h2s, sets, counts = [], [], [], [], [], []
     for lo in range(0, table.num_rows, BATCH_DOCS):
         text = table.column("text").slice(lo, BATCH_DOCS)
         w, offsets = shingles.word_hashes(text)
         h1, h2 = shingles.exact_keys(w, offsets)
         sh, doc = shingles.shingle_hashes(w, offsets, cfg["shingle_size"])
         sigs.append(shingles.minhash(sh, doc, len(text), num_hashes, cfg["seed"]))
+        if cfg["verify"] == "jaccard":  # each document's set of shingles, 32-bit, sorted
+            both = np.unique((doc.astype(np.uint64) << np.uint64(32)) | (sh >> np.uint64(32)))
+            sets.append((both & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+            counts.append(np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(text)))
         has.append(np.diff(offsets) > 0)
         h1s.append(h1)
         h2s.append(h2)
@@ -74,6 +79,11 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
     h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
     h2 = np.concatenate(h2s) if h2s else np.zeros(0, np.uint64)
     _save_npy(sig, os.path.join(state_dir, "sigs", f"part-{shard:05d}.npy"))
+    if cfg["verify"] == "jaccard":
+        _save_npy(np.concatenate(sets) if sets else np.zeros(0, np.uint32),
+                  os.path.join(state_dir, "sets", f"part-{shard:05d}.npy"))
+        _save_npy(np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int64) if counts else np.zeros(1, np.int64),
+                  os.path.join(state_dir, "sets", f"offsets-{shard:05d}.npy"))
     info = doc_info(table, shard, keep)
     info["h1"], info["h2"] = h1.view(np.int64), h2.view(np.int64)
     write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", f"part-{shard:05d}.parquet"))
@@ -124,21 +134,54 @@ class SignatureReader:
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
-def estimate(reader: SignatureReader, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+class ShingleSetReader:
+    """Each document's sorted shingle set by key, memory-mapped (verify="jaccard")."""
+
+    def __init__(self, state_dir: str):
+        self.dir = os.path.join(state_dir, "sets")
+        self.maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, key: int) -> np.ndarray:
+        shard, row = key >> 32, key & 0xFFFFFFFF
+        m = self.maps.get(shard)
+        if m is None:
+            m = self.maps[shard] = (np.load(os.path.join(self.dir, f"part-{shard:05d}.npy"), mmap_mode="r"),
+                                    np.load(os.path.join(self.dir, f"offsets-{shard:05d}.npy"), mmap_mode="r"))
+        return m[0][m[1][row]: m[1][row + 1]]
+
+
+def similarity(state_dir: str, how: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair: exact Jaccard of the shingle sets ("jaccard") or the fraction of equal
+    MinHash values ("minhash", the signature's estimate of it)."""
     if len(a) == 0:
         return np.zeros(0, np.float32)
-    return (reader.rows(a) == reader.rows(b)).mean(axis=1).astype(np.float32)
+    if how == "minhash":
+        reader = SignatureReader(state_dir)
+        return (reader.rows(a) == reader.rows(b)).mean(axis=1).astype(np.float32)
+    sets = ShingleSetReader(state_dir)
+    out = np.empty(len(a), np.float32)
+    for i, (ka, kb) in enumerate(zip(a.tolist(), b.tolist())):  # one numpy intersection per pair
+        x, y = sets.get(ka), sets.get(kb)
+        if len(x) > len(y):
+            x, y = y, x
+        if len(x) == 0:
+            out[i] = 1.0 if len(y) == 0 else 0.0
+            continue
+        pos = np.minimum(np.searchsorted(y, x), len(y) - 1)
+        inter = int(np.count_nonzero(y[pos] == x))
+        out[i] = inter / (len(x) + len(y) - inter)
+    return out
 
 
-def verify(df: pd.DataFrame, state_dir: str, threshold: float) -> pd.DataFrame:
-    """Phase 3 for one edge partition: dedupe edges, keep those estimated >= threshold."""
+def verify(df: pd.DataFrame, state_dir: str, threshold: float, how: str) -> pd.DataFrame:
+    """Phase 3 for one edge partition: dedupe edges, keep those with similarity >= threshold."""
     df = df.groupby(["a", "b"], as_index=False, sort=False)["exact"].max()
-    est = estimate(SignatureReader(state_dir), df["a"].to_numpy(), df["b"].to_numpy())
+    est = similarity(state_dir, how, df["a"].to_numpy(), df["b"].to_numpy())
     keep = (est >= threshold) | (df["exact"].to_numpy() > 0)
     return pd.DataFrame({"a": df["a"].to_numpy()[keep], "b": df["b"].to_numpy()[keep], "est": est[keep]})
 
 
-def decide(df: pd.DataFrame, state_dir: str, keep: str, partition_info=None) -> pd.DataFrame:
+def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str, partition_info=None) -> pd.DataFrame:
     """Phase 5 for one cluster partition: pick kept documents, write decision files."""
     part = (partition_info or {}).get("number", 0)
     dec = group_decisions(df, "label", keep, prefix="fuzzy:")
@@ -148,11 +191,11 @@ def decide(df: pd.DataFrame, state_dir: str, keep: str, partition_info=None) -> 
     same_text = (dec["h1"].to_numpy() == kept.loc[dec["label"], "h1"].to_numpy()) & \
                 (dec["h2"].to_numpy() == kept.loc[dec["label"], "h2"].to_numpy())
     dropped = dec["key"] != dec["kept_key"]
-    est = estimate(SignatureReader(state_dir), dec["key"].to_numpy(), dec["kept_key"].to_numpy())
+    est = similarity(state_dir, how, dec["key"].to_numpy(), dec["kept_key"].to_numpy())
     dec["duplicate_of"] = dec["kept_id"].where(dropped, None)
     dec["reason"] = pd.Series(np.where(same_text, "exact_duplicate", "near_duplicate"),
                               index=dec.index).where(dropped, None)
-    detail = "cluster_size=" + dec["size"].astype(str) + " est_jaccard=" + pd.Series(est, index=dec.index).round(3)\
+    detail = "cluster_size=" + dec["size"].astype(str) + f" {how}_to_kept=" + pd.Series(est, index=dec.index).round(3)\
         .astype(str)
     dec["detail"] = detail.where(dropped, None)
     write_decisions(dec, state_dir, part)
@@ -167,7 +210,10 @@ class FuzzyDedupe(DedupeStage):
         p = self.params
         cfg = {"threshold": float(p.get("threshold", 0.8)), "shingle_size": int(p.get("shingle_size", 5)),
                "bands": int(p.get("bands", 20)), "rows": int(p.get("rows", 5)), "seed": int(p.get("seed", 1)),
-               "keep": self.keep, "exact": bool(p.get("exact", False))}
+               "keep": self.keep, "exact": bool(p.get("exact", False)),
+               "verify": str(p.get("verify", "jaccard"))}
+        if cfg["verify"] not in ("jaccard", "minhash"):
+            raise ValueError(f"verify must be jaccard or minhash, got {cfg['verify']!r}")
         if not 0.0 < cfg["threshold"] <= 1.0 or min(cfg["shingle_size"], cfg["bands"], cfg["rows"]) < 1:
             raise ValueError(f"bad dedupe_fuzzy params: {cfg}")
         return cfg
@@ -181,7 +227,7 @@ class FuzzyDedupe(DedupeStage):
 
         cfg = self.config()
         sd = ctx.state_dir
-        reset(sd, "docs", "sigs", "bands", "edges", "decisions", "components")
+        reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components")
         n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
         bands = dd.read_parquet(os.path.join(sd, "bands"))
         parts = partitions_for(n_docs * (cfg["bands"] + cfg["exact"]))
@@ -189,7 +235,7 @@ class FuzzyDedupe(DedupeStage):
         cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
         ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
         edges = cand.shuffle("a", npartitions=partitions_for(n_docs)).map_partitions(
-            verify, sd, cfg["threshold"], meta=ver_meta)
+            verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
         edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
         n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
         if n_edges == 0:
@@ -200,6 +246,6 @@ class FuzzyDedupe(DedupeStage):
         members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
         meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
         res = members.shuffle("label", npartitions=partitions_for(n_edges)).map_partitions(
-            decide, sd, cfg["keep"], meta=meta).compute()
+            decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
         return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds,
                 "clusters": int(res["clusters"].sum()), "documents_in_clusters": int(res["documents_in_clusters"].sum())}
