@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
-    write_decisions
+    shuffle_config, write_decisions
 from gristmill.pipeline.shards import write_parquet_atomic
 
 BATCH_DOCS = 4096  # documents hashed at once inside a shard
@@ -30,13 +30,14 @@ BATCH_DOCS = 4096  # documents hashed at once inside a shard
 def hash_shard(task: tuple[int, str], state_dir: str, keep: str) -> int:
     """Map step: one shard -> docs/part-i.parquet with key, id, rank columns and 2 hashes."""
     shard, path = task
+    shingles.tune_allocator()
     cols = ["id", "text"] + [c for c in ("fetched_at", keep) if c in pq.read_schema(path).names
                              and c not in ("id", "text")]
     table = pq.read_table(path, columns=cols)
     h1, h2 = [], []
     for lo in range(0, table.num_rows, BATCH_DOCS):
         w, offsets = shingles.word_hashes(table.column("text").slice(lo, BATCH_DOCS))
-        a, b = shingles.exact_keys(w, offsets)
+        a, b = shingles.exact_keys(w, offsets, n_keys=2)
         h1.append(a)
         h2.append(b)
     info = doc_info(table, shard, keep)
@@ -52,8 +53,7 @@ def _cat(parts):
     return (np.concatenate(parts) if parts else np.zeros(0, np.uint64)).view(np.int64)
 
 
-def decide_partition(df: pd.DataFrame, state_dir: str, keep: str, stage: str,
-                     partition_info=None) -> pd.DataFrame:
+def decide_partition(df: pd.DataFrame, state_dir: str, keep: str, partition_info=None) -> pd.DataFrame:
     """Reduce step: the documents of one hash partition -> decision files."""
     part = (partition_info or {}).get("number", 0)
     df = df.assign(group=df.groupby(["h1", "h2"], sort=False).ngroup())
@@ -78,9 +78,9 @@ class ExactDedupe(DedupeStage):
         reset(ctx.state_dir, "docs", "decisions")
         counts = ctx.map(hash_shard, list(enumerate(ctx.inputs)), state_dir=ctx.state_dir, keep=keep)
         docs = dd.read_parquet(os.path.join(ctx.state_dir, "docs"))
-        shuffled = docs.shuffle("h1", npartitions=partitions_for(sum(counts)))
         meta = pd.DataFrame({"documents_in_groups": pd.Series(dtype="int64"), "groups": pd.Series(dtype="int64")})
-        result = shuffled.map_partitions(decide_partition, ctx.state_dir, keep, self.versioned_name,
-                                         meta=meta).compute()
+        with shuffle_config(sum(counts)):
+            shuffled = docs.shuffle("h1", npartitions=partitions_for(sum(counts)))
+            result = shuffled.map_partitions(decide_partition, ctx.state_dir, keep, meta=meta).compute()
         return {"documents": int(sum(counts)), "documents_in_groups": int(result["documents_in_groups"].sum()),
                 "groups": int(result["groups"].sum())}

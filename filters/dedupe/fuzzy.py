@@ -28,6 +28,7 @@ when they have no shingles, e.g. empty ones).
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ import pyarrow.parquet as pq
 from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.components import connected_components
 from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
-    write_decisions
+    shuffle_config, write_decisions
 from gristmill.pipeline.shards import write_parquet_atomic
 
 BATCH_DOCS = 2048
@@ -55,15 +56,16 @@ def _save_npy(arr: np.ndarray, path: str) -> None:
 def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
     """Phase 1 for one shard: docs/, sigs/ and bands/ files for it."""
     shard, path = task
+    shingles.tune_allocator()
     keep = cfg["keep"]
     names = pq.read_schema(path).names
     table = pq.read_table(path, columns=["id", "text"] + [c for c in ("fetched_at", keep) if c in names])
     num_hashes = cfg["bands"] * cfg["rows"]
-    sigs, has, h1s, h2s, sets, counts = [], [], [], [], [], []
+    sigs, has, h1s, sets, counts = [], [], [], [], []
     for lo in range(0, table.num_rows, BATCH_DOCS):
         text = table.column("text").slice(lo, BATCH_DOCS)
         w, offsets = shingles.word_hashes(text)
-        h1, h2 = shingles.exact_keys(w, offsets)
+        (h1,) = shingles.exact_keys(w, offsets, n_keys=1)  # only labels the drop reason
         sh, doc = shingles.shingle_hashes(w, offsets, cfg["shingle_size"])
         sigs.append(shingles.minhash(sh, doc, len(text), num_hashes, cfg["seed"]))
         if cfg["verify"] == "jaccard":  # each document's set of shingles, 32-bit, sorted
@@ -73,12 +75,10 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
             counts.append(np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(text)))
         has.append(np.diff(offsets) > 0)
         h1s.append(h1)
-        h2s.append(h2)
     n = table.num_rows
     sig = np.concatenate(sigs) if sigs else np.zeros((0, num_hashes), np.uint32)
     has_sh = np.concatenate(has) if has else np.zeros(0, bool)
     h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
-    h2 = np.concatenate(h2s) if h2s else np.zeros(0, np.uint64)
     _save_npy(sig, os.path.join(state_dir, "sigs", f"part-{shard:05d}.npy"))
     if cfg["verify"] == "jaccard":
         _save_npy(np.concatenate(sets) if sets else np.zeros(0, np.uint32),
@@ -86,19 +86,16 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
         _save_npy(np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int64) if counts else np.zeros(1, np.int64),
                   os.path.join(state_dir, "sets", f"offsets-{shard:05d}.npy"))
     info = doc_info(table, shard, keep)
-    info["h1"], info["h2"] = h1.view(np.int64), h2.view(np.int64)
+    info["h1"] = h1.view(np.int64)
     write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", f"part-{shard:05d}.parquet"))
     keys = info["key"]
     bkeys = shingles.band_keys(sig[has_sh], cfg["bands"], cfg["rows"])
     bkey = [bkeys.ravel()]
     key = [np.repeat(keys[has_sh], cfg["bands"])]
-    exact = [np.zeros(bkeys.size, np.int8)]
     if cfg["exact"]:
-        bkey.append(shingles.mix64(h1 ^ EXACT_SALT) ^ h2)
+        bkey.append(shingles.mix64(h1 ^ EXACT_SALT))
         key.append(keys)
-        exact.append(np.ones(n, np.int8))
-    bands = pa.table({"bkey": np.concatenate(bkey).view(np.int64), "key": np.concatenate(key),
-                      "exact": np.concatenate(exact)})
+    bands = pa.table({"bkey": np.concatenate(bkey).view(np.int64), "key": np.concatenate(key)})
     write_parquet_atomic(bands, os.path.join(state_dir, "bands", f"part-{shard:05d}.parquet"))
     return n
 
@@ -106,11 +103,10 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
 def star_edges(df: pd.DataFrame) -> pd.DataFrame:
     """Phase 2 for one bucket partition: (smallest member, member) for each bucket."""
     if df.empty:
-        return pd.DataFrame({"a": _I64, "b": _I64, "exact": pd.Series(dtype="int8")})
+        return pd.DataFrame({"a": _I64, "b": _I64})
     first = df.groupby("bkey", sort=False)["key"].transform("min")
-    edges = pd.DataFrame({"a": first.to_numpy(), "b": df["key"].to_numpy(), "exact": df["exact"].to_numpy()})
-    edges = edges[edges["a"] != edges["b"]]
-    return edges.groupby(["a", "b"], as_index=False, sort=False)["exact"].max()
+    edges = pd.DataFrame({"a": first.to_numpy(), "b": df["key"].to_numpy()})
+    return edges[edges["a"] != edges["b"]].drop_duplicates()
 
 
 class SignatureReader:
@@ -176,9 +172,9 @@ def similarity(state_dir: str, how: str, a: np.ndarray, b: np.ndarray) -> np.nda
 
 def verify(df: pd.DataFrame, state_dir: str, threshold: float, how: str) -> pd.DataFrame:
     """Phase 3 for one edge partition: dedupe edges, keep those with similarity >= threshold."""
-    df = df.groupby(["a", "b"], as_index=False, sort=False)["exact"].max()
+    df = df.drop_duplicates()
     est = similarity(state_dir, how, df["a"].to_numpy(), df["b"].to_numpy())
-    keep = (est >= threshold) | (df["exact"].to_numpy() > 0)
+    keep = est >= threshold  # exact-bucket pairs too: equal text scores 1.0, a hash collision does not
     return pd.DataFrame({"a": df["a"].to_numpy()[keep], "b": df["b"].to_numpy()[keep], "est": est[keep]})
 
 
@@ -188,9 +184,8 @@ def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str, partition_info
     dec = group_decisions(df, "label", keep, prefix="fuzzy:")
     if dec.empty:
         return pd.DataFrame({"documents_in_clusters": [0], "clusters": [0]})
-    kept = dec[dec["key"] == dec["kept_key"]].set_index("label")[["h1", "h2"]]
-    same_text = (dec["h1"].to_numpy() == kept.loc[dec["label"], "h1"].to_numpy()) & \
-                (dec["h2"].to_numpy() == kept.loc[dec["label"], "h2"].to_numpy())
+    kept = dec[dec["key"] == dec["kept_key"]].set_index("label")["h1"]
+    same_text = dec["h1"].to_numpy() == kept.loc[dec["label"]].to_numpy()
     dropped = dec["key"] != dec["kept_key"]
     est = similarity(state_dir, how, dec["key"].to_numpy(), dec["kept_key"].to_numpy())
     dec["duplicate_of"] = dec["kept_id"].where(dropped, None)
@@ -229,24 +224,43 @@ class FuzzyDedupe(DedupeStage):
         cfg = self.config()
         sd = ctx.state_dir
         reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components")
+        clock, phases = time.perf_counter(), {}
+
+        def lap(name):
+            nonlocal clock
+            now = time.perf_counter()
+            phases[name] = round(now - clock, 2)
+            clock = now
+
         n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
+        lap("sign")
+        with shuffle_config(n_docs * (cfg["bands"] + cfg["exact"])):
+            return self._reduce(sd, cfg, n_docs, lap, phases)
+
+    def _reduce(self, sd: str, cfg: dict, n_docs: int, lap, phases: dict) -> dict:
+        import dask.dataframe as dd
+
         bands = dd.read_parquet(os.path.join(sd, "bands"))
         parts = partitions_for(n_docs * (cfg["bands"] + cfg["exact"]))
-        edge_meta = pd.DataFrame({"a": _I64, "b": _I64, "exact": pd.Series(dtype="int8")})
+        edge_meta = pd.DataFrame({"a": _I64, "b": _I64})
         cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
         ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
         edges = cand.shuffle("a", npartitions=partitions_for(n_docs)).map_partitions(
             verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
         edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
         n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
+        lap("candidates_and_verify")
         if n_edges == 0:
-            return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0}
+            return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0,
+                    "phase_seconds": phases}
         labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
                                                   npartitions=partitions_for(n_edges))
+        lap("components")
         docs = dd.read_parquet(os.path.join(sd, "docs"))
         members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
         meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
         res = members.shuffle("label", npartitions=partitions_for(n_edges)).map_partitions(
             decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
-        return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds,
+        lap("decide")
+        return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds, "phase_seconds": phases,
                 "clusters": int(res["clusters"].sum()), "documents_in_clusters": int(res["documents_in_clusters"].sum())}

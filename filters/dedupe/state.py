@@ -24,6 +24,7 @@ from gristmill.pipeline.stage import Stage, StageOutput
 
 KEEP_RULES = ("longest", "earliest")  # or "score_<name>": highest score wins
 ROWS_PER_PARTITION = 2_000_000  # Dask partition size for shuffles of small fixed-width rows
+P2P_ABOVE_ROWS = 4_000_000
 NO_TIME = np.iinfo(np.int64).max  # documents without fetched_at sort last under `earliest`
 
 
@@ -31,6 +32,14 @@ def check_keep(keep: str) -> str:
     if keep in KEEP_RULES or (keep.startswith(SCORE_PREFIX) and len(keep) > len(SCORE_PREFIX)):
         return keep
     raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)} or score_<name>, got {keep!r}")
+
+
+def shuffle_config(n_rows: int):
+    """Dask config for the fit's shuffles: the disk-backed p2p shuffle (bounded memory per
+    worker) for big inputs; the in-memory task shuffle, with less fixed cost, for small ones."""
+    import dask
+
+    return dask.config.set({"dataframe.shuffle.method": "p2p" if n_rows > P2P_ABOVE_ROWS else "tasks"})
 
 
 def partitions_for(n_rows: int) -> int:
