@@ -8,6 +8,7 @@ shards finish depth-first and a killed run leaves whole finished shards behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -222,6 +223,10 @@ def collect_stats(out_dir: str, step: Step, n_shards: int) -> dict:
         totals["seconds"] += m["seconds"]
         totals["workers"][m["worker"]] = totals["workers"].get(m["worker"], 0) + 1
     totals["seconds"] = round(totals["seconds"], 3)
+    fitted = os.path.join(out_dir, "_state", "_fitted")
+    if step.stage.kind == "corpus" and os.path.exists(fitted):  # what the corpus-wide fit did and took
+        with open(fitted) as f:
+            totals["fit"] = json.load(f)
     totals["complete"] = totals["shards_done"] == n_shards
     totals["balanced"] = totals["docs_in"] == totals["docs_out"] + totals["docs_dropped"]
     totals["parts"] = len(list_parts(out_dir))
