@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -157,13 +158,14 @@ def synthetic_corpus(folder, n_docs, docs_per_shard, seed=0):
     text = open(os.path.join(DATA, "text", "gutenberg", "pg1342_pride_and_prejudice.txt")).read().split()
     vocab, counts = np.unique(np.array(text), return_counts=True)
     prob = counts / counts.sum()
+    vocab_arr = pa.array(vocab.tolist())
     for shard, lo in enumerate(range(0, n_docs, docs_per_shard)):
         n = min(docs_per_shard, n_docs - lo)
         lens = np.clip(rng.lognormal(5.6, 0.5, n).astype(int), 20, 3000)
-        words = vocab[rng.choice(len(vocab), size=int(lens.sum()), p=prob)]
-        ends = np.cumsum(lens)
-        docs = [" ".join(words[e - k:e]) for e, k in zip(ends, lens)]
-        for i in rng.choice(n, size=n // 10, replace=False):  # near-duplicate of the previous doc
+        idx = rng.choice(len(vocab), size=int(lens.sum()), p=prob)
+        offsets = pa.array(np.r_[0, np.cumsum(lens)].astype(np.int32))
+        docs = pa.compute.binary_join(pa.ListArray.from_arrays(offsets, vocab_arr.take(idx)), " ").to_pylist()
+        for i in rng.choice(np.arange(1, n), size=n // 10, replace=False):  # near-duplicate of the previous doc
             src = docs[i - 1].split(" ")
             cut = src[: max(5, int(len(src) * rng.uniform(0.85, 1.0)))]
             for j in rng.choice(len(cut), size=max(1, len(cut) // 50)):
@@ -174,21 +176,34 @@ def synthetic_corpus(folder, n_docs, docs_per_shard, seed=0):
     open(os.path.join(folder, "_complete"), "w").close()
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from
+    the parent process across fork/exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def scale_one(args):
-    """One scale run (in its own process so peak-memory numbers are this run's)."""
+    """One scale run (in its own process, the corpus made in another, so peak-memory numbers
+    are this run's)."""
     from gristmill.pipeline.runner import dask_client
 
     n = args.scale_one
     folder = os.path.join(args.workdir, f"scale-{n}")
+    if args.generate_only:
+        return synthetic_corpus(os.path.join(folder, "in"), n, args.docs_per_shard)
     t0 = time.perf_counter()
-    synthetic_corpus(os.path.join(folder, "in"), n, args.docs_per_shard)
+    subprocess.run([sys.executable, __file__, "--scale-one", str(n), "--generate-only", "--workdir", args.workdir,
+                    "--docs-per-shard", str(args.docs_per_shard)], check=True)
     gen = time.perf_counter() - t0
     with dask_client(workers=args.workers) as client:
         sec, clusters = run_gristmill(os.path.join(folder, "in"), os.path.join(folder, "out"), args, client)
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        peaks = client.run(peak_rss_mib)
     fit = json.load(open(os.path.join(folder, "out", "_state", "_fitted")))
     stats = json.load(open(os.path.join(folder, "out", "stats.json")))
-    driver = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    driver = peak_rss_mib()
     print(json.dumps({"docs": n, "workers": args.workers, "seconds": round(sec, 1), "fit_seconds": fit["seconds"],
                       "docs_per_s": round(n / sec), "dropped": stats["docs_dropped"],
                       "peak_rss_mib_per_worker": sorted(round(v) for v in peaks.values()),
@@ -214,6 +229,7 @@ def main():
     p.add_argument("--scale", default="", help="comma-separated corpus sizes, e.g. 100000,1000000")
     p.add_argument("--docs-per-shard", type=int, default=10_000)
     p.add_argument("--scale-one", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     if args.scale_one:

@@ -62,12 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "dedupe", "remove duplicate documents corpus-wide (default: --exact and --fuzzy)")
     p.add_argument("--exact", action="store_true", help="equal normalised text")
     p.add_argument("--fuzzy", action="store_true", help="MinHash-LSH near-duplicates")
-    p.add_argument("--threshold", type=float, default=0.8, help="fuzzy: estimated Jaccard to call a pair duplicate")
+    p.add_argument("--threshold", type=float, default=0.8, help="fuzzy: Jaccard of word shingles at or above which two documents are duplicates")
     p.add_argument("--keep", default=None, help="kept copy per cluster: longest (fuzzy default), "
                    "earliest (exact default) or score_<name> (highest)")
     p.add_argument("--shingle-size", type=int, default=5, help="fuzzy: words per shingle")
     p.add_argument("--bands", type=int, default=20, help="fuzzy: LSH bands")
     p.add_argument("--rows", type=int, default=5, help="fuzzy: MinHash values per band")
+    p.add_argument("--verify", choices=["jaccard", "minhash"], default="jaccard",
+                   help="fuzzy: check LSH candidates by exact shingle Jaccard (default) or the MinHash estimate")
     return parser
 
 
@@ -77,7 +79,7 @@ def cmd_dedupe(args) -> int:
         return run_single("dedupe_exact", keep, args)
     # --fuzzy, or neither flag: fuzzy, joining exact duplicates too unless only --fuzzy was asked
     return run_single("dedupe_fuzzy", {**keep, "threshold": args.threshold, "shingle_size": args.shingle_size,
-                                        "bands": args.bands, "rows": args.rows,
+                                        "bands": args.bands, "rows": args.rows, "verify": args.verify,
                                         "exact": args.exact or not args.fuzzy}, args)
 
 

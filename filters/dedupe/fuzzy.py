@@ -109,42 +109,54 @@ def star_edges(df: pd.DataFrame) -> pd.DataFrame:
     return edges[edges["a"] != edges["b"]].drop_duplicates()
 
 
+def _npy_data(path: str):
+    """(open file, byte offset of the data, shape) of a .npy file, for positioned reads."""
+    f = open(path, "rb")
+    major, _ = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, _, _ = read_header(f)
+    return f, f.tell(), shape
+
+
 class SignatureReader:
-    """Rows of the per-shard signature files by document key, memory-mapped."""
+    """MinHash rows by document key, read with positioned reads (os.pread), not memory maps:
+    mapped pages stay resident and would make a worker's memory grow with the number of
+    pairs it checks; read buffers are freed as soon as a pair is done."""
 
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "sigs")
-        self.maps: dict[int, np.ndarray] = {}
+        self.files: dict[int, tuple] = {}
 
     def rows(self, keys: np.ndarray) -> np.ndarray:
-        shard = (keys >> 32).astype(np.int64)
-        row = (keys & 0xFFFFFFFF).astype(np.int64)
         out = None
-        for s in np.unique(shard):
-            mm = self.maps.get(int(s))
-            if mm is None:
-                mm = self.maps[int(s)] = np.load(os.path.join(self.dir, f"part-{int(s):05d}.npy"), mmap_mode="r")
+        for i, key in enumerate(keys.tolist()):
+            shard, row = key >> 32, key & 0xFFFFFFFF
+            if shard not in self.files:
+                self.files[shard] = _npy_data(os.path.join(self.dir, f"part-{shard:05d}.npy"))
+            f, start, shape = self.files[shard]
             if out is None:
-                out = np.empty((len(keys), mm.shape[1]), np.uint32)
-            sel = shard == s
-            out[sel] = mm[row[sel]]
+                out = np.empty((len(keys), shape[1]), np.uint32)
+            out[i] = np.frombuffer(os.pread(f.fileno(), 4 * shape[1], start + 4 * shape[1] * row), np.uint32)
         return out if out is not None else np.zeros((0, 0), np.uint32)
 
 
 class ShingleSetReader:
-    """Each document's sorted shingle set by key, memory-mapped (verify="jaccard")."""
+    """Each document's sorted shingle set by key (verify="jaccard"), by positioned reads;
+    only the per-shard offsets (8 bytes a document) are loaded whole."""
 
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "sets")
-        self.maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.files: dict[int, tuple] = {}
 
     def get(self, key: int) -> np.ndarray:
         shard, row = key >> 32, key & 0xFFFFFFFF
-        m = self.maps.get(shard)
+        m = self.files.get(shard)
         if m is None:
-            m = self.maps[shard] = (np.load(os.path.join(self.dir, f"part-{shard:05d}.npy"), mmap_mode="r"),
-                                    np.load(os.path.join(self.dir, f"offsets-{shard:05d}.npy"), mmap_mode="r"))
-        return m[0][m[1][row]: m[1][row + 1]]
+            f, start, _ = _npy_data(os.path.join(self.dir, f"part-{shard:05d}.npy"))
+            m = self.files[shard] = (f, start, np.load(os.path.join(self.dir, f"offsets-{shard:05d}.npy")))
+        f, start, offsets = m
+        lo, hi = int(offsets[row]), int(offsets[row + 1])
+        return np.frombuffer(os.pread(f.fileno(), 4 * (hi - lo), start + 4 * lo), np.uint32)
 
 
 def similarity(state_dir: str, how: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
