@@ -257,7 +257,7 @@ class FuzzyDedupe(DedupeStage):
         edge_meta = pd.DataFrame({"a": _I64, "b": _I64})
         cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
         ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
-        edges = cand.shuffle("a", npartitions=partitions_for(n_docs)).map_partitions(
+        edges = cand.shuffle("a", npartitions=parts).map_partitions(
             verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
         edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
         n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
