@@ -85,7 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="license rule: preset (permissive-only, honour-opt-outs, everything-logged) or YAML file")
     p.add_argument("--eval", nargs="+", default=None, metavar="FILE",
                    help="decontaminate rule: evaluation sets (JSONL or text files)")
+    p = _stage_cmd(sub, "dedupe", "remove duplicate documents corpus-wide (default: --exact and --fuzzy)")
+    p.add_argument("--exact", action="store_true", help="equal normalised text")
+    p.add_argument("--fuzzy", action="store_true", help="MinHash-LSH near-duplicates")
+    p.add_argument("--threshold", type=float, default=0.8, help="fuzzy: Jaccard of word shingles at or above which two documents are duplicates")
+    p.add_argument("--keep", default=None, help="kept copy per cluster: longest (fuzzy default), "
+                   "earliest (exact default) or score_<name> (highest)")
+    p.add_argument("--shingle-size", type=int, default=5, help="fuzzy: words per shingle")
+    p.add_argument("--bands", type=int, default=20, help="fuzzy: LSH bands")
+    p.add_argument("--rows", type=int, default=5, help="fuzzy: MinHash values per band")
+    p.add_argument("--verify", choices=["jaccard", "minhash"], default="jaccard",
+                   help="fuzzy: check LSH candidates by exact shingle Jaccard (default) or the MinHash estimate")
     return parser
+
+
+def cmd_dedupe(args) -> int:
+    keep = {"keep": args.keep} if args.keep else {}
+    if args.exact and not args.fuzzy:
+        return run_single("dedupe_exact", keep, args)
+    # --fuzzy, or neither flag: fuzzy, joining exact duplicates too unless only --fuzzy was asked
+    return run_single("dedupe_fuzzy", {**keep, "threshold": args.threshold, "shingle_size": args.shingle_size,
+                                        "bands": args.bands, "rows": args.rows, "verify": args.verify,
+                                        "exact": args.exact or not args.fuzzy}, args)
 
 
 def run_single(stage_name: str, params: dict, args) -> int:
@@ -160,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise WorkflowError("no PDF files or PDF queue shards found in the inputs")
             stage, params = stage_and_params(args)  # origin_file keeps each path as given
             return run_single(stage, params, args)
+        if args.command == "dedupe":
+            return cmd_dedupe(args)
     except (WorkflowError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2

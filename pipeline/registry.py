@@ -41,6 +41,8 @@ BUILTIN: dict[str, str] = {
     "pii@1": "gristmill.filters.pii:PIIFilter",
     "license_policy@1": "gristmill.filters.license_policy:LicensePolicy",
     "decontaminate@1": "gristmill.filters.decontaminate:Decontaminate",
+    "dedupe_exact@1": "gristmill.filters.dedupe.exact:ExactDedupe",
+    "dedupe_fuzzy@1": "gristmill.filters.dedupe.fuzzy:FuzzyDedupe",
 }
 
 _NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(@(?P<version>\d+))?$")

@@ -69,6 +69,7 @@ DROP_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "reason": (pa.string(), "short reason code, e.g. `too_few_words`"),
     "detail": (pa.string(), "what triggered the reason (a value, a rule, an error message)"),
     "duplicate_of": (pa.string(), "for duplicates: id of the kept copy"),
+    "dup_cluster": (pa.string(), "for duplicates: id of the duplicate cluster"),
     "text_preview": (pa.string(), "first 300 characters, for auditing"),
 }
 DROP_SCHEMA = pa.schema([pa.field(n, t) for n, (t, _) in DROP_COLUMNS.items()])
@@ -128,10 +129,12 @@ def stable_id(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
-def drop_log(table: pa.Table, stage: str, reasons, details=None, duplicate_of=None) -> pa.Table:
+def drop_log(table: pa.Table, stage: str, reasons, details=None, duplicate_of=None,
+             dup_cluster=None) -> pa.Table:
     """Drop-log rows for every row of `table` (documents being dropped).
 
-    `reasons`/`details`/`duplicate_of` are a scalar string or an array aligned with `table`.
+    `reasons`/`details`/`duplicate_of`/`dup_cluster` are a scalar string or an array
+    aligned with `table`.
     """
     n = table.num_rows
 
@@ -155,7 +158,7 @@ def drop_log(table: pa.Table, stage: str, reasons, details=None, duplicate_of=No
     arrays = [
         col("id"), col("url"), col("source"), col("origin_file"), col("origin_offset", pa.int64()),
         pa.array([stage] * n, pa.string()), broadcast(reasons), broadcast(details),
-        broadcast(duplicate_of), preview,
+        broadcast(duplicate_of), broadcast(dup_cluster), preview,
     ]
     return pa.Table.from_arrays(arrays, schema=DROP_SCHEMA)
 

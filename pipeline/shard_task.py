@@ -67,19 +67,19 @@ def read_marker(out_dir: str, index: int) -> dict | None:
         return None
 
 
-def _process_isolating(stage: Stage, table: pa.Table) -> StageOutput:
+def _process_isolating(stage: Stage, table: pa.Table, index: int = 0) -> StageOutput:
     """Run a map stage; if it raises, bisect the shard so only the offending documents are
     dropped (reason `stage_error`) and the rest of the shard goes through."""
     try:
-        return stage.process(table)
+        return stage.process_shard(table, index)
     except Exception as e:  # noqa: BLE001 - any stage bug or bad document is isolated
         if table.num_rows <= 1:
             msg = f"{type(e).__name__}: {e}"[:500]
             return StageOutput(table.slice(0, 0), drop_log(table, stage.versioned_name, "stage_error", msg),
                                {"stage_errors": table.num_rows})
         mid = table.num_rows // 2
-        a = _process_isolating(stage, table.slice(0, mid))
-        b = _process_isolating(stage, table.slice(mid))
+        a = _process_isolating(stage, table.slice(0, mid), index)
+        b = _process_isolating(stage, table.slice(mid), index)
         counters = dict(a.counters)
         for k, v in b.counters.items():
             counters[k] = counters.get(k, 0) + v
@@ -142,7 +142,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
     else:
         table = conform(pq.read_table(job.input_path))
         docs_in = table.num_rows
-        out = _process_isolating(stage, table) if docs_in else _process_empty(stage, table)
+        out = _process_isolating(stage, table, job.index) if docs_in else _process_empty(stage, table)
         _raise_if_stage_broken(stage, out, docs_in)
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()

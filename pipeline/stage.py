@@ -73,6 +73,11 @@ class Stage:
     def process(self, table: pa.Table) -> StageOutput:  # map stages
         raise NotImplementedError
 
+    def process_shard(self, table: pa.Table, shard_index: int) -> StageOutput:
+        """What the runner calls per shard: `process(table)`, unless a stage needs to know
+        which shard it is on (a corpus stage whose state is partitioned by shard)."""
+        return self.process(table)
+
     def process_file(self, path: str) -> StageOutput:  # source stages
         raise NotImplementedError
 

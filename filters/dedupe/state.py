@@ -1,0 +1,164 @@
+"""What exact and fuzzy dedupe share: document keys, the keep rule, the per-shard decision
+files written by `fit`, and the per-shard join that applies them in `process_shard`.
+
+A document's key is `shard << 32 | row` (int64): compact, unique, and it says where the
+document (and its signature) lives. Decisions are written only for documents that have a
+duplicate, partitioned by shard (`decisions/shard-NNNNN/*.parquet`), so `process_shard`
+reads only its own shard's rows: memory per worker does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gristmill.pipeline.schema import SCORE_PREFIX, drop_log, empty_drops
+from gristmill.pipeline.shards import write_parquet_atomic
+from gristmill.pipeline.stage import Stage, StageOutput
+
+KEEP_RULES = ("longest", "earliest")  # or "score_<name>": highest score wins
+ROWS_PER_PARTITION = 2_000_000  # Dask partition size for shuffles of small fixed-width rows
+P2P_ABOVE_ROWS = 4_000_000
+NO_TIME = np.iinfo(np.int64).max  # documents without fetched_at sort last under `earliest`
+
+
+def check_keep(keep: str) -> str:
+    if keep in KEEP_RULES or (keep.startswith(SCORE_PREFIX) and len(keep) > len(SCORE_PREFIX)):
+        return keep
+    raise ValueError(f"keep must be one of {', '.join(KEEP_RULES)} or score_<name>, got {keep!r}")
+
+
+def shuffle_config(n_rows: int):
+    """Dask config for the fit's shuffles: the disk-backed p2p shuffle (bounded memory per
+    worker) for big inputs; the in-memory task shuffle, with less fixed cost, for small ones."""
+    import dask
+
+    return dask.config.set({"dataframe.shuffle.method": "p2p" if n_rows > P2P_ABOVE_ROWS else "tasks"})
+
+
+def partitions_for(n_rows: int) -> int:
+    return max(1, -(-int(n_rows) // ROWS_PER_PARTITION))
+
+
+def doc_keys(shard: int, n: int) -> np.ndarray:
+    return (np.int64(shard) << np.int64(32)) | np.arange(n, dtype=np.int64)
+
+
+def doc_info(table: pa.Table, shard: int, keep: str) -> dict[str, np.ndarray | pa.Array]:
+    """Columns every decision needs: key, shard, id, and what the keep rule ranks by."""
+    n = table.num_rows
+    info = {"key": doc_keys(shard, n), "shard": np.full(n, shard, np.int32), "id": table.column("id"),
+            "length": pc.utf8_length(table.column("text")).fill_null(0).to_numpy().astype(np.int64)}
+    if keep == "earliest":
+        t = table.column("fetched_at") if "fetched_at" in table.column_names else pa.nulls(n, pa.timestamp("us"))
+        info["fetched_at"] = pc.cast(t, pa.int64()).fill_null(NO_TIME).to_numpy()
+    elif keep.startswith(SCORE_PREFIX):
+        if keep not in table.column_names:
+            raise ValueError(f"keep={keep}: the documents have no {keep} column")
+        info["score"] = pc.cast(table.column(keep), pa.float64()).fill_null(-np.inf).to_numpy()
+    return info
+
+
+def rank_columns(keep: str) -> tuple[list[str], list[bool]]:
+    """pandas sort columns/directions putting the kept document of a group first; ties
+    always end on `key` (corpus order), so the choice is deterministic."""
+    if keep == "longest":
+        return ["length", "key"], [False, True]
+    if keep == "earliest":
+        return ["fetched_at", "key"], [True, True]
+    return ["score", "length", "key"], [False, False, True]
+
+
+def group_decisions(df: pd.DataFrame, group: str, keep: str, prefix: str) -> pd.DataFrame:
+    """One row per member of every group of >= 2 documents: who is kept, who names whom."""
+    sizes = df.groupby(group)[group].transform("size")
+    df = df[sizes > 1]
+    if df.empty:
+        return df.assign(kept_key=pd.Series(dtype="int64"), kept_id=pd.Series(dtype="object"),
+                         size=pd.Series(dtype="int64"))
+    cols, asc = rank_columns(keep)
+    df = df.sort_values([group, *cols], ascending=[True, *asc], kind="mergesort")
+    first = df.drop_duplicates(group, keep="first")[[group, "key", "id"]]
+    first = first.rename(columns={"key": "kept_key", "id": "kept_id"})
+    out = df.merge(first, on=group, how="left")
+    out["size"] = out.groupby(group)[group].transform("size")
+    out["dup_cluster"] = prefix + out["kept_id"].astype(str)
+    return out
+
+
+def write_decisions(df: pd.DataFrame, state_dir: str, part: int) -> int:
+    """Write decision rows (shard, id, dup_cluster, duplicate_of, reason, detail) split by shard."""
+    for shard, rows in df.groupby("shard", sort=True):
+        t = pa.Table.from_pandas(rows[["id", "dup_cluster", "duplicate_of", "reason", "detail"]]
+                                 .sort_values("id", kind="mergesort"), preserve_index=False,
+                                 schema=DECISION_SCHEMA)
+        write_parquet_atomic(t, os.path.join(state_dir, "decisions", f"shard-{int(shard):05d}",
+                                             f"part-{part:05d}.parquet"))
+    return len(df)
+
+
+DECISION_SCHEMA = pa.schema([(c, pa.string()) for c in ("id", "dup_cluster", "duplicate_of", "reason", "detail")])
+
+
+def reset(state_dir: str, *subdirs: str) -> None:
+    """Remove what an interrupted earlier fit may have left."""
+    for s in subdirs:
+        shutil.rmtree(os.path.join(state_dir, s), ignore_errors=True)
+
+
+def read_decisions(state_dir: str, shard: int) -> pa.Table:
+    folder = os.path.join(state_dir, "decisions", f"shard-{shard:05d}")
+    if not os.path.isdir(folder):
+        return DECISION_SCHEMA.empty_table()
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".parquet") and not f.startswith("."))
+    return pa.concat_tables([pq.read_table(os.path.join(folder, f), schema=DECISION_SCHEMA) for f in files]) \
+        if files else DECISION_SCHEMA.empty_table()
+
+
+class DedupeStage(Stage):
+    """Base of the dedupe stages: `fit` writes decisions, `process_shard` applies them."""
+
+    kind = "corpus"
+    adds = ("dup_cluster",)
+    # a kept document already in a cluster from an earlier dedupe keeps that cluster id
+    # unless this stage puts it in one of its own
+    keep_incoming_cluster = True
+
+    @property
+    def keep(self) -> str:
+        return check_keep(str(self.params.get("keep", self.default_keep)))
+
+    @property
+    def reads(self):
+        return ("text", self.keep) if self.keep.startswith(SCORE_PREFIX) else ("text",)
+
+    def process(self, table: pa.Table) -> StageOutput:
+        raise RuntimeError(f"{self.versioned_name} needs its shard number: the runner calls process_shard")
+
+    def process_shard(self, table: pa.Table, shard_index: int) -> StageOutput:
+        if self.state_dir is None:
+            raise RuntimeError(f"{self.versioned_name}: fit() has not run (no state_dir)")
+        dec = read_decisions(self.state_dir, shard_index)
+        pos = pc.index_in(table.column("id"), value_set=dec.column("id"))
+        cluster = pc.take(dec.column("dup_cluster"), pos)
+        if self.keep_incoming_cluster and "dup_cluster" in table.column_names:
+            cluster = pc.coalesce(cluster, table.column("dup_cluster").cast(pa.string()))
+        if "dup_cluster" in table.column_names:
+            table = table.drop_columns(["dup_cluster"])
+        table = table.append_column("dup_cluster", cluster)
+        reason = pc.take(dec.column("reason"), pos)
+        dropped = pc.is_valid(reason)
+        kept = table.filter(pc.invert(dropped))
+        gone = table.filter(dropped)
+        drops = drop_log(gone, self.versioned_name, reasons=reason.filter(dropped),
+                         details=pc.take(dec.column("detail"), pos).filter(dropped),
+                         duplicate_of=pc.take(dec.column("duplicate_of"), pos).filter(dropped),
+                         dup_cluster=gone.column("dup_cluster")) if gone.num_rows else empty_drops()
+        in_cluster = pc.sum(pc.is_valid(pc.take(dec.column("dup_cluster"), pos)).cast(pa.int64())).as_py() or 0
+        return StageOutput(kept, drops, {"kept_with_duplicates": int(in_cluster) - gone.num_rows})
