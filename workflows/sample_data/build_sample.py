@@ -82,9 +82,34 @@ def humaneval(root):
             yield dict(id=r["task_id"], text=r["prompt"] + r["canonical_solution"], source="code", license="MIT")
 
 
+def mirrors(root):
+    """Re-posted copies of sample documents, as a crawl finds them: 8 exact copies and 16 near
+    copies (a site header and footer added, a few words changed, the end cut off). Generated
+    from the redistributable texts above, so the quickstart's dedupe has real work to do."""
+    import random
+
+    rng = random.Random(0)
+    originals = list(wikitext(root))[:12] + list(speeches(root))[:12]
+    for k, doc in enumerate(originals):
+        text = doc["text"]
+        if k % 3 == 0:
+            copy = text
+        else:
+            words = text.split(" ")
+            for _ in range(max(1, len(words) // 200)):
+                i = rng.randrange(len(words))
+                words[i] = words[i].upper()
+            cut = int(len(words) * 0.95)
+            copy = ("Home | News | About us | Contact\n\n" + " ".join(words[:cut])
+                    + "\n\nShare this page. Copyright notice: see original source.")
+        yield dict(id=f"mirror:{k}", text=copy, source="web", url=f"http://mirror.example/{k}",
+                   license=doc["license"])
+
+
 SETS = {"encyclopedic": (wikitext, "wikitext2"), "literary": (gutenberg, "gutenberg"),
         "dialogue": (shakespeare, "tinyshakespeare"), "speeches": (speeches, "nltk_inaugural"),
-        "math": (gsm8k, "gsm8k_qa"), "code": (humaneval, "humaneval_code")}
+        "math": (gsm8k, "gsm8k_qa"), "code": (humaneval, "humaneval_code"),
+        "mirrors": (mirrors, "wikitext2")}
 
 
 def main(root):
