@@ -111,9 +111,10 @@ def _raise_if_stage_broken(stage: Stage, out: StageOutput, docs_in: int) -> None
         raise RuntimeError(f"stage {stage.versioned_name} failed on every document: {details.pop()}")
 
 
-def _run_source(stage: Stage, path: str) -> StageOutput:
+def _run_source(stage: Stage, job: ShardJob) -> StageOutput:
+    path = job.input_path
     try:
-        out = stage.process_file(path)
+        out = stage.process_source(path, job)
     except Exception as e:  # noqa: BLE001 - a file that cannot be read is reported, not fatal
         t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
         msg = f"{type(e).__name__}: {e}"[:500]
@@ -136,8 +137,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
     t0 = time.perf_counter()
     stage = _cached(stage)
     if stage.kind == "source":
-        stage.current_job = job  # lets a source stage write side outputs (ingest's PDF queue) by shard
-        out = _run_source(stage, job.input_path)
+        out = _run_source(stage, job)
         docs_in = out.records_in
     else:
         table = conform(pq.read_table(job.input_path))

@@ -81,6 +81,11 @@ class Stage:
     def process_file(self, path: str) -> StageOutput:  # source stages
         raise NotImplementedError
 
+    def process_source(self, path: str, job) -> StageOutput:
+        """Source stages: `process_file` with the shard job (its `index` and `out_dir`), for
+        stages that write side outputs by shard (ingest's PDF queue). Default: ignore it."""
+        return self.process_file(path)
+
     def fit(self, ctx) -> dict | None:  # corpus stages: write state to self.state_dir
         raise NotImplementedError
 

@@ -32,11 +32,13 @@ class ReadAny(Stage):
         self.read.ensure_setup()
         self.ocr = OcrStage(**(self.params.get("ocr") or {}))  # its PDF worker starts on first use
 
-    def process_file(self, path: str) -> StageOutput:
+    def process_source(self, path: str, job) -> StageOutput:
+        return self.process_file(path, job)
+
+    def process_file(self, path: str, job=None) -> StageOutput:
         self.ensure_setup()
         if ARCHIVE.search(path):
-            self.ingest.current_job = getattr(self, "current_job", None)
-            return self.ingest.process_file(path)
+            return self.ingest.process_file(path, job)
         if path.lower().endswith(".pdf"):
             self.ocr.ensure_setup()
             return self.ocr.process_file(path)

@@ -99,7 +99,11 @@ class Ingest(Stage):
                     self.global_robots.add(rec.url, rec.body, rec.http_status)
         self.last_pdfs: pa.Table | None = None
 
-    def process_file(self, path: str) -> StageOutput:
+    def process_source(self, path: str, job) -> StageOutput:
+        return self.process_file(path, job)
+
+    def process_file(self, path: str, job=None) -> StageOutput:
+        """`job` (the runner's shard) places the PDF queue at OUT/pdfs/part-<shard>."""
         self.ensure_setup()
         counters: Counter = Counter()
         docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
@@ -161,7 +165,7 @@ class Ingest(Stage):
         counters["robots_txt_sites"] = len(local_robots)
         table = self._documents(path, docs, local_robots)
         drop_table = self._drops(path, drops)
-        self._write_pdfs(pdfs, counters)
+        self._write_pdfs(pdfs, counters, job)
         assert n == table.num_rows + drop_table.num_rows
         return StageOutput(table, drop_table, dict(counters), records_in=n)
 
@@ -185,12 +189,11 @@ class Ingest(Stage):
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
             pdfs[k].append(v)
 
-    def _write_pdfs(self, pdfs: dict, counters: Counter) -> None:
+    def _write_pdfs(self, pdfs: dict, counters: Counter, job) -> None:
         self.last_pdfs = pdf_table(pdfs)
         counters["pdfs_queued"] = self.last_pdfs.num_rows
         if not self.last_pdfs.num_rows:
             return
-        job = getattr(self, "current_job", None)
         pdf_dir = self.params.get("pdf_dir")
         if job is not None:
             base = os.path.dirname(pdf_dir.rstrip("/")) if pdf_dir else job.out_dir
