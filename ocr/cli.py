@@ -9,6 +9,8 @@ from __future__ import annotations
 import glob
 import os
 
+from gristmill.pipeline.shards import PDF_QUEUE_DIR
+
 
 def add_arguments(p) -> None:
     p.add_argument("--engine", choices=["cpu", "gpu", "vlm", "none"], default="cpu",
@@ -34,7 +36,7 @@ def resolve_inputs(paths: list[str]) -> list[str]:
         if "://" in p or not os.path.isdir(p):
             out.append(p)
             continue
-        queue = os.path.join(p, "pdfs")
+        queue = os.path.join(p, PDF_QUEUE_DIR)
         if os.path.isdir(queue):
             out.extend(sorted(glob.glob(os.path.join(queue, "part-*.parquet"))))
             continue

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _stage_cmd(sub, "filter", "apply filter rules")
     p.add_argument("--rules", default="length",
                    help=f"comma-separated rules, applied in order: {', '.join(FILTER_RULES)}")
+    p.add_argument("--policy", default=None,
+                   help="license rule: preset (permissive-only, honour-opt-outs, everything-logged) or YAML file")
+    p.add_argument("--eval", nargs="+", default=None, metavar="FILE",
+                   help="decontaminate rule: evaluation sets (JSONL or text files)")
 
     from gristmill.filters import classify_cli
 
@@ -81,10 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     from gristmill.tokenize import cli as tokenize_cli  # tokenize, mix, train, locate, export
 
     tokenize_cli.add_commands(sub, _stage_cmd, _common)
-    p.add_argument("--policy", default=None,
-                   help="license rule: preset (permissive-only, honour-opt-outs, everything-logged) or YAML file")
-    p.add_argument("--eval", nargs="+", default=None, metavar="FILE",
-                   help="decontaminate rule: evaluation sets (JSONL or text files)")
     p = _stage_cmd(sub, "dedupe", "remove duplicate documents corpus-wide (default: --exact and --fuzzy)")
     p.add_argument("--exact", action="store_true", help="equal normalised text")
     p.add_argument("--fuzzy", action="store_true", help="MinHash-LSH near-duplicates")

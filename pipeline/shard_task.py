@@ -88,10 +88,10 @@ def _process_isolating(stage: Stage, table: pa.Table, index: int = 0) -> StageOu
             pa.concat_tables([a.drops, b.drops]), counters)
 
 
-def _process_empty(stage: Stage, table: pa.Table) -> StageOutput:
+def _process_empty(stage: Stage, table: pa.Table, index: int) -> StageOutput:
     """An empty shard still gets the stage's columns, so every part has one schema."""
     try:
-        return stage.process(table)
+        return stage.process_shard(table, index)
     except Exception:  # noqa: BLE001 - some stages cannot run on nothing; add their columns
         for name in stage.provides():
             if name not in table.column_names:
@@ -142,7 +142,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
     else:
         table = conform(pq.read_table(job.input_path))
         docs_in = table.num_rows
-        out = _process_isolating(stage, table, job.index) if docs_in else _process_empty(stage, table)
+        out = _process_isolating(stage, table, job.index) if docs_in else _process_empty(stage, table, job.index)
         _raise_if_stage_broken(stage, out, docs_in)
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()

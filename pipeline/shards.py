@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 PART = "part-{:05d}.parquet"
 MARKER_DIR = "_done"
 DROPPED_DIR = "dropped"
+PDF_QUEUE_DIR = "pdfs"  # ingest's PDF queue beside its documents, read by OCR
 
 # Fixed writer settings: byte-identical output for identical tables is what makes
 # resumed runs identical to uninterrupted ones.
@@ -77,8 +78,8 @@ def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> 
 def _visible(path: str, root: str) -> bool:
     rel = os.path.relpath(path, root) if not root.startswith(("s3://", "http")) else path
     parts = rel.replace("\\", "/").split("/")
-    # pdfs/ holds ingest's PDF queue (read by OCR), not documents
-    return not any(x.startswith((".", "_")) or x in (DROPPED_DIR, "pdfs") for x in parts)
+    # the PDF queue holds PDFs for OCR, not documents
+    return not any(x.startswith((".", "_")) or x in (DROPPED_DIR, PDF_QUEUE_DIR) for x in parts)
 
 
 def list_parts(folder: str) -> list[str]:

@@ -12,9 +12,9 @@ import os
 import pyarrow as pa
 
 from gristmill.pipeline.schema import TIMESTAMP
-from gristmill.pipeline.shards import PART, write_parquet_atomic
+from gristmill.pipeline.shards import PART, PDF_QUEUE_DIR, write_parquet_atomic
 
-PDF_DIR = "pdfs"
+PDF_DIR = PDF_QUEUE_DIR
 PDF_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("domain", pa.string()), ("origin_file", pa.string()),
     ("origin_offset", pa.int64()), ("fetched_at", TIMESTAMP), ("content_type", pa.string()),
