@@ -1,7 +1,7 @@
 """Scoring throughput: gristmill's `quality_score` stage vs datatrove's FastTextClassifierFilter,
 same fastText model, same documents, one core each, in one run. Asserts identical scores.
 
-    python benchmarks/bench_classify.py [--docs 6000] [--doc-chars 2200] [--rounds 3] [--model DIR]
+    python benchmarks/bench_classify.py [--docs 6000] [--doc-chars 2200] [--rounds 3] [--model DIR] [--params JSON]
 
 Documents are ~2.2 KB slices of real text (../shared/data/text if present, else the bundled
 sample corpus). Without --model, a bigram model is trained first with gristmill (default
@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--doc-chars", type=int, default=2200)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default=None, help="a gristmill MODEL_DIR (default: train one)")
+    ap.add_argument("--params", default="{}", help='fastText settings for the trained model, JSON, '
+                    'e.g. \'{"dim": 256, "bucket": 2000000}\' (default: gristmill\'s)')
     args = ap.parse_args()
 
     from datatrove.data import Document
@@ -65,7 +67,7 @@ def main() -> None:
         is_pos = np.isin(sources, POSITIVE)
         arr = pa.array(texts[:3000])
         meta = train_classifier(arr.filter(pa.array(is_pos[:3000])), arr.filter(pa.array(~is_pos[:3000])),
-                                model_dir)
+                                model_dir, params=json.loads(args.params) or None)
         print(f"trained {model_dir}: params {meta['params']}, held-out AUC {meta['heldout']['auc']}")
     table = pa.table({"id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.large_string())})
     print(f"{len(texts)} documents, mean {np.mean([len(t.encode()) for t in texts]):.0f} bytes")
