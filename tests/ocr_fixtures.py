@@ -105,3 +105,12 @@ def prose_columns(n_cols: int = 3) -> bytes:
                 line, row = [], row + 1
             line.append(word)
     return doc.tobytes()
+
+
+def as_scan(pdf: bytes, dpi: int = 150) -> bytes:
+    """The first page of `pdf` rendered to pixels, as an image-only PDF of the same size."""
+    src = pymupdf.open(stream=pdf, filetype="pdf")
+    out = pymupdf.open()
+    dst = out.new_page(width=src[0].rect.width, height=src[0].rect.height)
+    dst.insert_image(dst.rect, pixmap=src[0].get_pixmap(dpi=dpi))
+    return out.tobytes()

@@ -191,6 +191,18 @@ def test_plain_mode_writes_an_unruled_table_as_markdown(stage, tmp_path):
     assert cells == [[c.replace("|", "\\|") for c in row] for row in fx.TABLE_CELLS]
 
 
+def test_scanned_table_is_ocred_into_the_same_markdown_table(stage, tmp_path):
+    docs, _ = _one(stage.process_file(_write(tmp_path, "rain_scan.pdf", fx.as_scan(fx.column_table()))))
+    assert docs[0]["page_engines"] == ["rapidocr-cpu"]  # OCR boxes go through the same layout code
+    blocks = docs[0]["text"].split("\n\n")
+    assert len(blocks) == 3 and blocks[2].startswith("The wettest station")
+    rows = blocks[1].splitlines()
+    assert rows[1] == "|---|---|---|"
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows[:1] + rows[2:]]
+    assert [c[:2] for c in cells] == [row[:2] for row in fx.TABLE_CELLS]
+    assert [c[2] for c in cells[2:]] == ["calm", "SW"] and len(cells[1]) == 3
+
+
 def test_columns_of_prose_are_not_taken_for_a_table(stage, tmp_path):
     for n in (2, 3):
         docs, _ = _one(stage.process_file(_write(tmp_path, f"prose{n}.pdf", fx.prose_columns(n))))
