@@ -13,6 +13,8 @@
    plain-text edition (aligned page by page).
 3. Throughput on a mixed set (born-digital + scanned pages): the router against
    OCR-every-page, same pages, one process, one onnxruntime thread.
+4. `--only find_tables` (not in the default set): pymupdf's `page.find_tables()` against
+   the plain mode's own table detection, seconds per page and tables found.
 
 CER and WER are edit distances over whitespace-normalised text (case kept, Markdown
 table/heading marks removed from gold), divided by the reference length.
@@ -203,6 +205,37 @@ def gold_table(data: str) -> list[dict]:
     return rows
 
 
+def find_tables_cost(data: str) -> list[dict]:
+    """pymupdf's `page.find_tables()` against the plain text-layer path, per page: its cost,
+    the cheap ruling-line gate (`get_cdrawings()` segments), and the tables each finds."""
+    from gristmill.ocr.textlayer import page_lines
+
+    rows = []
+    for name, pages in (("olmocr_sample_dataset/synth_table/untable.pdf", [0]),
+                        ("olmocr_gnarly/lots_of_sci_tables.pdf", [0, 1, 2, 3]),
+                        ("gutenberg_pdf/pandp12p.pdf", [20, 21, 22]), ("olmocr_gnarly/edgar.pdf", [0])):
+        doc = pymupdf.open(os.path.join(data, "pdf", name))
+        for i in pages:
+            page = doc[i]
+            t0 = time.perf_counter()
+            segments = sum(1 for path in page.get_cdrawings() for item in path.get("items", ()) if item[0] in ("l", "re"))
+            t1 = time.perf_counter()
+            found = page.find_tables().tables
+            t2 = time.perf_counter()
+            lines = page_lines(page)
+            render(lines)
+            t3 = time.perf_counter()
+            rows.append({"set": "find_tables", "doc": name, "page": i + 1, "segments": segments,
+                         "gate_s": round(t1 - t0, 4), "find_tables_s": round(t2 - t1, 3),
+                         "find_tables": [(t.row_count, t.col_count) for t in found],
+                         "plain_page_s": round(t3 - t2, 4),
+                         "plain_tables": [(sum(1 for ln in lines if ln.table == k),
+                                           next(ln.text for ln in lines if ln.table == k).count(" | ") + 1)
+                                          for k in sorted({ln.table for ln in lines if ln.table})]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def gutenberg_pages(data: str, n_pages: int) -> list[dict]:
     """Pages of pandp12p.pdf against the plain-text edition: each page's reference is the
     stretch of the edition between its first and last words (found by search)."""
@@ -288,6 +321,8 @@ def main(argv=None) -> int:
         rows += gold_table(args.data)
     if "gutenberg" in only:
         rows += gutenberg_pages(args.data, args.gutenberg_pages)
+    if "find_tables" in only:
+        rows += find_tables_cost(args.data)
     if "throughput" in only:
         d, s = (int(x) for x in args.mixed.split(","))
         rows += throughput(args.data, d, s)

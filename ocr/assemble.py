@@ -23,7 +23,7 @@ class Assembled:
 
 
 def _lines(raw) -> list[Line]:
-    return [Line(t, x0, y0, x1, y1, pb) for t, x0, y0, x1, y1, pb in raw]
+    return [Line(*t) for t in raw]  # (text, x0, y0, x1, y1, para_break[, table])
 
 
 def assemble(n_pages: int, pages: dict[int, dict], remove_running: bool = True) -> Assembled:

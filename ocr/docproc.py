@@ -41,7 +41,7 @@ def open_pdf(source):
 
 
 def _lines_out(lines: list[Line]) -> list[tuple]:
-    return [(ln.text, ln.x0, ln.y0, ln.x1, ln.y1, ln.para_break) for ln in lines]
+    return [ln.as_tuple() for ln in lines]
 
 
 def _markdown_page(doc, index: int) -> str:

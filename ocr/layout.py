@@ -36,6 +36,19 @@ class Line:
     x1: float
     y1: float
     para_break: bool = False  # a paragraph starts at this line
+    table: int = 0            # > 0: a Markdown row of table number `table` on its page
+
+    def as_tuple(self) -> tuple:
+        """The form pages travel in between the worker and the parent (pickled)."""
+        return (self.text, self.x0, self.y0, self.x1, self.y1, self.para_break, self.table)
+
+
+class TableBlock(list):
+    """Boxes of one table (a list of Box) with the x edges between its columns."""
+
+    def __init__(self, boxes: list[Box], edges: list[float]):
+        super().__init__(boxes)
+        self.edges = edges
 
 
 def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) -> list[tuple[float, float]]:
@@ -72,9 +85,8 @@ def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) 
     return gutters
 
 
-def group_lines(boxes: list[Box]) -> list[Line]:
-    """Boxes of one column into lines: boxes that overlap vertically by half their height
-    join left to right with a space."""
+def _group_rows(boxes: list[Box]) -> list[list[Box]]:
+    """Boxes that overlap vertically by half their height form one row, left to right."""
     lines: list[list[Box]] = []
     for b in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
         if lines:
@@ -86,9 +98,15 @@ def group_lines(boxes: list[Box]) -> list[Line]:
                 last.append(b)
                 continue
         lines.append([b])
-    out = []
     for parts in lines:
         parts.sort(key=lambda b: b.x0)
+    return lines
+
+
+def group_lines(boxes: list[Box]) -> list[Line]:
+    """Boxes of one column into lines: a row's boxes join left to right with a space."""
+    out = []
+    for parts in _group_rows(boxes):
         out.append(Line(" ".join(p.text.strip() for p in parts if p.text.strip()),
                         min(p.x0 for p in parts), min(p.y0 for p in parts),
                         max(p.x1 for p in parts), max(p.y1 for p in parts)))
@@ -124,19 +142,51 @@ def _y_gaps(boxes: list[Box]) -> list[tuple[float, int]]:
 
 def _is_table(cols: list[list[Box]]) -> bool:
     """Three or more columns of short cells whose rows line up: a table, read row-wise.
-    (Text columns fill their width, so a page of text columns is not taken for one.)"""
+    (Lines of text columns fill their width and hold many words, so a page of text
+    columns is not taken for one; a column of equal short cells, e.g. numbers, fills its
+    width too, so few words per cell also counts as short.)"""
     if len(cols) < 3 or min(len(c) for c in cols) < 2:
         return False
     fill = []
     for c in cols:
         width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
         fill.extend((b.x1 - b.x0) / width for b in c)
-    if float(np.median(fill)) > 0.6:
+    words = float(np.median([len(b.text.split()) for c in cols for b in c]))
+    if float(np.median(fill)) > 0.6 and words > 3:
         return False
     first, others = cols[0], cols[1:]
     aligned = sum(1 for b in first
                   if all(any(min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.h, o.h) for o in col) for col in others))
     return aligned >= 0.6 * len(first)
+
+
+def _columns(boxes: list[Box], edges: list[float]) -> list[list[Box]]:
+    """Boxes split at the x `edges` by their centre; empty columns left out."""
+    cols: list[list[Box]] = [[] for _ in range(len(edges) + 1)]
+    for b in boxes:
+        cols[sum(1 for e in edges if (b.x0 + b.x1) / 2 >= e)].append(b)
+    return [c for c in cols if c]
+
+
+def _table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> None:
+    """Append the table (read row by row into Markdown rows), less a caption: a lone box
+    above or below it that crosses a column edge, set apart by more than a row's height."""
+    rows = _group_rows(boxes)
+    pitch = float(np.median([max(b.y1 for b in r) - min(b.y0 for b in r) for r in rows]))
+
+    def caption(row: list[Box], neighbour: list[Box]) -> bool:
+        gap = max(min(b.y0 for b in row), min(b.y0 for b in neighbour)) - min(
+            max(b.y1 for b in row), max(b.y1 for b in neighbour))
+        return len(row) == 1 and any(row[0].x0 < e < row[0].x1 for e in edges) and gap > pitch
+
+    head, tail = [], []
+    while len(rows) > 2 and caption(rows[0], rows[1]):
+        head.append(rows.pop(0))
+    while len(rows) > 2 and caption(rows[-1], rows[-2]):
+        tail.insert(0, rows.pop())
+    out.extend(head)
+    out.append(TableBlock([b for r in rows for b in r], edges))
+    out.extend(tail)
 
 
 def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0,
@@ -160,17 +210,18 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
     one_line = max(b.y0 for b in boxes) < min(b.y1 for b in boxes)  # wide word spaces are no gutter
     gutters = [] if one_line else find_gutters(boxes, min_gap=min_gap, span_tolerance=0.0)
     if gutters:
-        edges = [-1e9] + [(g0 + g1) / 2 for g0, g1 in gutters] + [1e9]
-        cols: dict[int, list[Box]] = {}
-        for b in boxes:
-            k = next(i for i in range(len(edges) - 1) if (b.x0 + b.x1) / 2 < edges[i + 1])
-            cols.setdefault(k, []).append(b)
-        if len(cols) > 1 and _is_table([cols[k] for k in sorted(cols)]):
-            out.append(boxes)  # one block: group_lines reads it row by row
-            return
+        # Columns under a spanning header cell: gutters that at most a few boxes cross.
+        loose = find_gutters(boxes, min_gap=min_gap, span_tolerance=min(3, max(1, 0.02 * len(boxes))) / len(boxes))
+        for cand in ([loose] if len(loose) > len(gutters) else []) + [gutters]:
+            edges = [(g0 + g1) / 2 for g0, g1 in cand]
+            cols = _columns(boxes, edges)
+            if len(cols) > 2 and _is_table(cols):
+                _table_block(boxes, edges, out)
+                return
+        cols = _columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
         if len(cols) > 1:
-            for k in sorted(cols):
-                _xy_cut(cols[k], min_gap, out, depth + 1, section_gap)
+            for col in cols:
+                _xy_cut(col, min_gap, out, depth + 1, section_gap)
             return
     if not gaps:
         out.append(boxes)
@@ -188,9 +239,54 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
     med_h = float(np.median([b.h for b in boxes])) or 1.0
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
-    lines = [ln for block in blocks for ln in group_lines(block)]
+    lines: list[Line] = []
+    tables = 0
+    for block in blocks:
+        if not isinstance(block, TableBlock):
+            lines.extend(group_lines(block))
+            continue
+        rows = table_rows(block)
+        prev = lines[-1] if lines else None
+        # A table cut in two by a wide row gap continues when the column count is the same.
+        same = prev is not None and prev.table and prev.text.count(" | ") == rows[0].text.count(" | ")
+        tables += 0 if same else 1
+        for row in rows:
+            row.table = tables
+        lines.extend(rows)
     _mark_paragraphs(lines)
     return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table_rows(block: TableBlock) -> list[Line]:
+    """One Markdown row (`| a | b |`) per row of the table; a box goes to the column it
+    starts in, boxes sharing a cell join with a space. A row that only continues
+    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it."""
+    edges = block.edges
+    rows: list[tuple[list[str], float, float, float, float]] = []
+    groups = _group_rows(list(block))
+    pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
+    for parts in groups:
+        cells = [""] * (len(edges) + 1)
+        for b in parts:
+            k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
+            cells[k] = f"{cells[k]} {b.text.strip()}".strip()
+        x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
+        x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
+        if len(rows) > 1:
+            above = rows[-1]
+            filled = [bool(c) for c in cells]
+            if (y0 - above[4] < 0.3 * pitch and not all(filled)
+                    and all(above[0][k] for k, f in enumerate(filled) if f)):
+                merged = [f"{a} {c}".strip() for a, c in zip(above[0], cells)]
+                rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)
+                continue
+        rows.append((cells, x0, y0, x1, y1))
+    return [Line("| " + " | ".join(_cell(c) for c in cells) + " |", x0, y0, x1, y1)
+            for cells, x0, y0, x1, y1 in rows]
 
 
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?(\d{1,4}|[ivxlc]{1,7})(\s*(of|/)\s*\d{1,4})?\W*$", re.IGNORECASE)
@@ -234,16 +330,26 @@ _HYPHEN_END = re.compile(r"[a-zà-ÿ]-$")
 _LEADERS = re.compile(r"(?:[ \t]?[.·…_]){5,}[ \t]?")  # dot leaders of tables of contents and tables
 
 
+def _separator(row: str) -> str:
+    return "|" + "---|" * len(re.split(r"(?<!\\) \| ", row))
+
+
 def render(lines: list[Line]) -> str:
-    """Lines to text: a paragraph per line of output, hyphenated line ends joined."""
+    """Lines to text: a paragraph per line of output, hyphenated line ends joined; the rows
+    of a table as one Markdown table (separator after its first row), a block of its own."""
     paras: list[str] = []
     cur = ""
+    table = 0  # the table `cur` holds, 0 when it holds prose
     for ln in lines:
         t = ln.text.strip()
-        if ln.para_break or not cur:
+        if ln.table and ln.table == table:
+            cur = f"{cur}\n{t}"
+            continue
+        if ln.table or table or ln.para_break or not cur:
             if cur:
                 paras.append(cur)
-            cur = t
+            cur = f"{t}\n{_separator(t)}" if ln.table else t
+            table = ln.table
         elif _HYPHEN_END.search(cur) and t[:1].islower():
             cur = cur[:-1] + t
         else:

@@ -22,6 +22,8 @@ from gristmill.pipeline.stage import Stage, StageOutput
 
 QUEUE_COLUMNS = ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at", "warc_truncated", "pdf_bytes")
 META_KEYS = ("title", "author", "producer", "creator", "creationDate", "format")
+# What a PDF cut short by the crawler (WARC-Truncated) fails with: dropped as `truncated_pdf`.
+TRUNCATION_REASONS = ("unreadable_pdf", "no_pages", "parse_timeout", "parser_crash")
 OUT_COLUMNS = {
     "pdf_pages": pa.int32(), "pages_ocr": pa.int32(), "page_engines": pa.list_(pa.string()),
     "page_routes": pa.list_(pa.string()), "page_offsets": pa.list_(pa.int64()),
@@ -93,22 +95,35 @@ class OcrStage(Stage):
             if "pdf_bytes" not in names:
                 raise ValueError(f"{path} is not a PDF queue shard (no pdf_bytes column)")
             cols = [c for c in QUEUE_COLUMNS if c in names]
-            results = []
-            # A batch of PDFs is parsed first, then its pages are finished together, so an
-            # engine that works in the parent (the VLM client) has a whole batch in flight.
-            for batch in pf.iter_batches(batch_size=int(self.params.get("batch_pdfs", 16)), columns=cols):
-                parsed = []
-                for row in batch.to_pylist():
-                    data = row.pop("pdf_bytes")
-                    if not row.get("id"):
-                        row["id"] = stable_id(row.get("origin_file"), row.get("origin_offset"))
-                    truncated = bool(row.pop("warc_truncated", None))
-                    if not data:
-                        results.append(self._dropped_row(row, "empty_pdf", "no bytes in the queue row"))
-                    else:
-                        parsed.append((self.run_worker(bytes(data)), row, truncated))
-                results.extend(self._finish_batch(parsed))
+            results = self._queue_batches(pf.iter_batches(batch_size=self._batch_pdfs(), columns=cols))
         return self._collect(results)
+
+    def process_queue_rows(self, table: pa.Table) -> StageOutput:
+        """PDF queue rows already in memory (ingest's PDFs of one WARC, read inline by
+        `read_any@1`): one document or one drop per row, as for a queue shard."""
+        cols = [c for c in QUEUE_COLUMNS if c in table.column_names]
+        return self._collect(self._queue_batches(table.select(cols).to_batches(max_chunksize=self._batch_pdfs())))
+
+    def _batch_pdfs(self) -> int:
+        return int(self.params.get("batch_pdfs", 16))
+
+    def _queue_batches(self, batches) -> list[dict]:
+        results = []
+        # A batch of PDFs is parsed first, then its pages are finished together, so an
+        # engine that works in the parent (the VLM client) has a whole batch in flight.
+        for batch in batches:
+            parsed = []
+            for row in batch.to_pylist():
+                data = row.pop("pdf_bytes")
+                if not row.get("id"):
+                    row["id"] = stable_id(row.get("origin_file"), row.get("origin_offset"))
+                truncated = bool(row.pop("warc_truncated", None))
+                if not data:
+                    results.append(self._dropped_row(row, "empty_pdf", "no bytes in the queue row"))
+                else:
+                    parsed.append((self.run_worker(bytes(data)), row, truncated))
+            results.extend(self._finish_batch(parsed))
+        return results
 
     # -- one document -------------------------------------------------------------------
     def run_worker(self, src) -> DocResult:
@@ -132,8 +147,8 @@ class OcrStage(Stage):
     def _document(self, res: DocResult, row: dict, truncated: bool, counters: dict) -> dict:
         if res.error is not None:
             reason, detail = res.error
-            if truncated and reason in ("unreadable_pdf", "no_pages"):
-                reason = "truncated_pdf"
+            if truncated and reason in TRUNCATION_REASONS:
+                reason, detail = "truncated_pdf", f"{reason}: {detail}"
             return self._dropped_row(row, reason, detail, counters)
         n = int(res.info["pages"])
         doc = assemble(n, res.pages, remove_running=bool(self.params.get("remove_running_lines", True)))
@@ -153,10 +168,12 @@ class OcrStage(Stage):
         max_failed = float(self.params.get("max_failed_pages", 0.1))
         if doc.pages_failed and doc.pages_failed > max_failed * n:
             failed = [r for r in doc.routes if r.startswith("failed")]
-            return self._dropped_row(out, "too_many_failed_pages",
+            return self._dropped_row(out, "truncated_pdf" if truncated else "too_many_failed_pages",
                                      f"{doc.pages_failed}/{n} pages failed: {sorted(set(failed))}", counters)
         if not doc.text.strip():
-            return self._dropped_row(out, "no_text", json.dumps(sorted(set(doc.routes)))[:300], counters)
+            # A cut-off PDF often still opens (MuPDF repairs it) but its page contents are gone.
+            return self._dropped_row(out, "truncated_pdf" if truncated else "no_text",
+                                     json.dumps(sorted(set(doc.routes)))[:300], counters)
         return {"kept": out, "counters": counters}
 
     def _dropped_row(self, row: dict, reason: str, detail: str, counters: dict | None = None) -> dict:

@@ -81,8 +81,7 @@ class OcrVlmStage(OcrStage):
                 pg.update(engine="pymupdf", lines=layer, reason=pg["reason"] + "+vlm_failed_text_layer")
             elif fallback == "cpu":
                 lines, info = self._cpu_read(png)
-                pg.update(engine=info["engine"], lines=[(ln.text, ln.x0, ln.y0, ln.x1, ln.y1, ln.para_break)
-                                                        for ln in lines],
+                pg.update(engine=info["engine"], lines=[ln.as_tuple() for ln in lines],
                           height=info["height"], reason=pg["reason"] + "+vlm_failed_cpu_ocr")
             else:
                 pg.update(route="failed", reason="vlm_failed", engine="none", lines=[])

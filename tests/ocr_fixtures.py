@@ -66,3 +66,51 @@ def ruled_table() -> bytes:
         for c, text in enumerate(row):
             page.insert_text((x[c] + 5, y[r] + 17), text, fontsize=10)
     return doc.tobytes()
+
+
+TABLE_CELLS = [["Station", "Rain (mm)", "Wind"], ["Aberdeen", "81.2", "NW | gusty"], ["Bath", "62.0", "calm"],
+               ["Cork", "104.5", "SW"]]
+
+
+def column_table() -> bytes:
+    """An unruled table (text placed at column positions) between two paragraphs."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=500, height=400)
+    page.insert_text((40, 40), "Rainfall measured at three stations last month was as follows.", fontsize=10)
+    for r, row in enumerate(TABLE_CELLS):
+        for c, text in enumerate(row):
+            page.insert_text((40 + 130 * c, 80 + 16 * r), text, fontsize=10)
+    page.insert_text((40, 190), "The wettest station was Cork, as in most years.", fontsize=10)
+    return doc.tobytes()
+
+
+PROSE = ("It is a truth universally acknowledged that a single man in possession of a good fortune must be "
+         "in want of a wife. However little known the feelings or views of such a man may be on his first "
+         "entering a neighbourhood, this truth is so well fixed in the minds of the surrounding families.").split()
+
+
+def prose_columns(n_cols: int = 3) -> bytes:
+    """Justified-looking prose in `n_cols` columns whose baselines line up across columns."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=560, height=400)
+    width = 480 / n_cols
+    for c in range(n_cols):
+        words = PROSE[c * 3:] + PROSE[:c * 3]
+        line, row, k = [], 0, 0
+        while row < 14:
+            word = words[k % len(words)]
+            k += 1
+            if pymupdf.get_text_length(" ".join(line + [word]), fontsize=9) > width - 16:
+                page.insert_text((40 + width * c, 60 + 12 * row), " ".join(line), fontsize=9)
+                line, row = [], row + 1
+            line.append(word)
+    return doc.tobytes()
+
+
+def as_scan(pdf: bytes, dpi: int = 150) -> bytes:
+    """The first page of `pdf` rendered to pixels, as an image-only PDF of the same size."""
+    src = pymupdf.open(stream=pdf, filetype="pdf")
+    out = pymupdf.open()
+    dst = out.new_page(width=src[0].rect.width, height=src[0].rect.height)
+    dst.insert_image(dst.rect, pixmap=src[0].get_pixmap(dpi=dpi))
+    return out.tobytes()

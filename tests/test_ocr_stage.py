@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pyarrow as pa
@@ -53,6 +54,7 @@ def test_born_digital_text_layer_columns_and_running_lines(stage, tmp_path):
     assert first_page.index("read out.") < first_page.index("Page body number 1")  # below both columns
     assert "Page body number 2" in text[d["page_offsets"][1]:d["page_offsets"][2]]
     assert not any(line.strip() in {"1", "2", "3"} for line in text.splitlines())  # page numbers gone
+    assert "|" not in text  # two columns of prose are no table
 
 
 def test_scanned_page_is_ocred(stage, tmp_path):
@@ -173,6 +175,37 @@ def test_auto_text_mode_keeps_ruled_tables_as_markdown(tmp_path):
     plain = OcrStage().process_file(path).table.to_pylist()[0]
     auto = OcrStage(text_mode="auto").process_file(path).table.to_pylist()[0]
     assert plain["page_engines"] == ["pymupdf"] and auto["page_engines"] == ["pymupdf4llm"]
-    assert "|" not in plain["text"]
+    assert plain["text"] == ("Table 1 lists the fruit we counted on Monday.\n\n| Fruit | Count | Colour |\n"
+                             "|---|---|---|\n| Apple | 12 | red |\n| Pear | 7 | green |")
     rows = [ln for ln in auto["text"].splitlines() if ln.startswith("|")]
     assert any("Apple" in r and "12" in r and "red" in r for r in rows), auto["text"]
+
+
+def test_plain_mode_writes_an_unruled_table_as_markdown(stage, tmp_path):
+    docs, _ = _one(stage.process_file(_write(tmp_path, "rain.pdf", fx.column_table())))
+    blocks = docs[0]["text"].split("\n\n")
+    assert blocks[0].startswith("Rainfall measured") and blocks[2].startswith("The wettest station")
+    rows = blocks[1].splitlines()
+    assert rows[1] == "|---|---|---|"
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows[:1] + rows[2:]]
+    assert cells == [[c.replace("|", "\\|") for c in row] for row in fx.TABLE_CELLS]
+
+
+def test_scanned_table_is_ocred_into_the_same_markdown_table(stage, tmp_path):
+    docs, _ = _one(stage.process_file(_write(tmp_path, "rain_scan.pdf", fx.as_scan(fx.column_table()))))
+    assert docs[0]["page_engines"] == ["rapidocr-cpu"]  # OCR boxes go through the same layout code
+    blocks = docs[0]["text"].split("\n\n")
+    assert len(blocks) == 3 and blocks[2].startswith("The wettest station")
+    rows = blocks[1].splitlines()
+    assert rows[1] == "|---|---|---|"
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows[:1] + rows[2:]]
+    assert [c[:2] for c in cells] == [row[:2] for row in fx.TABLE_CELLS]
+    assert [c[2] for c in cells[2:]] == ["calm", "SW"] and len(cells[1]) == 3
+
+
+def test_columns_of_prose_are_not_taken_for_a_table(stage, tmp_path):
+    for n in (2, 3):
+        docs, _ = _one(stage.process_file(_write(tmp_path, f"prose{n}.pdf", fx.prose_columns(n))))
+        text = docs[0]["text"]
+        assert "|" not in text and text.count("\n\n") == n - 1, text  # one paragraph per column
+        assert text.startswith("It is a truth universally")

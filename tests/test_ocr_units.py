@@ -25,13 +25,56 @@ def test_columns_read_top_to_bottom_then_left_to_right():
     assert texts[-1] == "a full-width footnote"
 
 
-def test_tables_read_row_by_row():
+def _table_boxes(rows, x_step=150, y_step=20):
     boxes = []
-    for r, row in enumerate([["Country or area", "2003", "2004"], ["Algeria", "31", "32"], ["Angola", "16", "17"]]):
+    for r, row in enumerate(rows):
         for c, cell in enumerate(row):
-            boxes.append(Box(20 + 150 * c, 20 + 20 * r, 20 + 150 * c + 8 * len(cell), 34 + 20 * r, cell))
-    assert [ln.text for ln in order_boxes(boxes, 600)] == ["Country or area 2003 2004", "Algeria 31 32",
-                                                            "Angola 16 17"]
+            if cell:
+                boxes.append(Box(20 + x_step * c, 20 + y_step * r, 20 + x_step * c + 8 * len(cell),
+                                 34 + y_step * r, cell))
+    return boxes
+
+
+def test_tables_read_row_by_row_as_markdown_rows():
+    rows = [["Country or area", "2003", "2004"], ["Algeria", "31", "32"], ["Angola", "16", "17"]]
+    lines = order_boxes(_table_boxes(rows), 600)
+    assert [ln.text for ln in lines] == ["| Country or area | 2003 | 2004 |", "| Algeria | 31 | 32 |",
+                                         "| Angola | 16 | 17 |"]
+    assert {ln.table for ln in lines} == {1}
+
+
+def test_table_renders_as_markdown_between_paragraphs():
+    boxes = [Box(20, 0, 400, 12, "The counts were these:")]
+    boxes += _table_boxes([["Fruit", "Count", "Note"], ["Apple", "12", "a|b"], ["Pear", "", "green"]])
+    boxes += [Box(20, 120, 400, 132, "That was all.")]
+    text = render(order_boxes(boxes, 600))
+    assert text == ("The counts were these:\n\n| Fruit | Count | Note |\n|---|---|---|\n| Apple | 12 | a\\|b |\n"
+                    "| Pear |  | green |\n\nThat was all.")
+
+
+def test_wrapped_cell_joins_its_row_and_spanning_header_keeps_columns():
+    boxes = [Box(120, 0, 380, 12, "Population (thousands)")]  # a header cell over the year columns
+    for y, row in ((16, ["Name", "2003", "2004", "2005"]), (32, ["Congo", "3", "4", "5"]),
+                   (64, ["Chad", "9", "9", "10"])):
+        boxes += [Box(20 + 100 * c, y, 20 + 100 * c + 8 * len(t), y + 12, t) for c, t in enumerate(row)]
+    boxes.append(Box(20, 44.5, 100, 56.5, "démocratique"))  # wraps under "Congo", tighter than the row pitch
+    texts = [ln.text for ln in order_boxes(boxes, 600)]
+    assert texts == ["|  | Population (thousands) |  |  |", "| Name | 2003 | 2004 | 2005 |",
+                     "| Congo démocratique | 3 | 4 | 5 |", "| Chad | 9 | 9 | 10 |"]
+
+
+def test_prose_columns_are_not_a_table():
+    words = "the quick brown fox jumps over a lazy dog while reading".split()
+    for n_cols in (2, 3):
+        boxes = []
+        width = 540 / n_cols
+        for c in range(n_cols):
+            for r in range(12):
+                text = " ".join(words[(r + c) % 5:(r + c) % 5 + 6])
+                right = 20 + width * c + width - 20 - (40 if r % 4 == 3 else 0)  # justified, short paragraph ends
+                boxes.append(Box(20 + width * c, 40 + 14 * r, right, 52 + 14 * r, text))
+        lines = order_boxes(boxes, 600)
+        assert not any(ln.table for ln in lines) and not any("|" in ln.text for ln in lines)
 
 
 def test_single_column_has_no_gutter_and_words_join_on_a_line():

@@ -20,8 +20,10 @@ try:
 except ImportError:  # pragma: no cover
     from tests import ocr_fixtures as fx
 
+LATEX = "Energy is $E = mc^2$, and\n\\[ \\int_0^1 x^2\\,dx = \\tfrac{1}{3} \\]"  # equations as olmOCR writes them
 GOOD = ("---\nprimary_language: en\nis_rotation_valid: true\nrotation_correction: 0\nis_table: false\n"
-        "is_diagram: false\n---\nHello from the model.\n\n| a | b |\n|---|---|\n| 1 | 2 |")
+        "is_diagram: false\n---\nHello from the model.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        + LATEX)
 TURN = ("---\nprimary_language: en\nis_rotation_valid: false\nrotation_correction: 90\nis_table: false\n"
         "is_diagram: false\n---\n")
 
@@ -155,6 +157,7 @@ def test_vlm_stage_reads_scans_and_falls_back(server_factory, tmp_path):
     assert st.resources == {"GPU": 1}
     docs = st.process_file(str(scan)).table.to_pylist()
     assert docs[0]["page_engines"] == ["vlm:test-model"] and docs[0]["text"].startswith("Hello from the model.")
+    assert docs[0]["text"].endswith(LATEX)  # LaTeX ($...$, \[...\]) reaches the document untouched
     n_before = len(srv.requests)
     docs = st.process_file(str(digital)).table.to_pylist()
     assert docs[0]["page_engines"] == ["pymupdf"] and len(srv.requests) == n_before  # text layer: no VLM call

@@ -102,8 +102,9 @@ class Ingest(Stage):
     def process_source(self, path: str, job) -> StageOutput:
         return self.process_file(path, job)
 
-    def process_file(self, path: str, job=None) -> StageOutput:
-        """`job` (the runner's shard) places the PDF queue at OUT/pdfs/part-<shard>."""
+    def process_file(self, path: str, job=None, queue_pdfs: bool = True) -> StageOutput:
+        """`job` (the runner's shard) places the PDF queue at OUT/pdfs/part-<shard>; with
+        `queue_pdfs` False nothing is written (the caller takes `last_pdfs` itself)."""
         self.ensure_setup()
         counters: Counter = Counter()
         docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
@@ -165,7 +166,7 @@ class Ingest(Stage):
         counters["robots_txt_sites"] = len(local_robots)
         table = self._documents(path, docs, local_robots)
         drop_table = self._drops(path, drops)
-        self._write_pdfs(pdfs, counters, job)
+        self._write_pdfs(pdfs, counters, job, queue_pdfs)
         assert n == table.num_rows + drop_table.num_rows
         return StageOutput(table, drop_table, dict(counters), records_in=n)
 
@@ -189,10 +190,10 @@ class Ingest(Stage):
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
             pdfs[k].append(v)
 
-    def _write_pdfs(self, pdfs: dict, counters: Counter, job) -> None:
+    def _write_pdfs(self, pdfs: dict, counters: Counter, job, write: bool = True) -> None:
         self.last_pdfs = pdf_table(pdfs)
         counters["pdfs_queued"] = self.last_pdfs.num_rows
-        if not self.last_pdfs.num_rows:
+        if not self.last_pdfs.num_rows or not write:
             return
         pdf_dir = self.params.get("pdf_dir")
         if job is not None:
