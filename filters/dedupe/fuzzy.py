@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.components import connected_components
 from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
-    shuffle_config, write_decisions
+    shuffle_config, worker_memory, write_decisions
 from gristmill.pipeline.shards import write_parquet_atomic
 
 BATCH_DOCS = 2048
@@ -236,20 +236,22 @@ class FuzzyDedupe(DedupeStage):
         cfg = self.config()
         sd = ctx.state_dir
         reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components")
-        clock, phases = time.perf_counter(), {}
+        clock, phases, memory = time.perf_counter(), {}, {}
+        worker_memory(ctx.client)  # start each worker's peak from here
 
         def lap(name):
             nonlocal clock
             now = time.perf_counter()
             phases[name] = round(now - clock, 2)
+            memory[name] = worker_memory(ctx.client)  # peak/now per worker during this phase
             clock = now
 
         n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
         lap("sign")
         with shuffle_config(n_docs * (cfg["bands"] + cfg["exact"])):
-            return self._reduce(sd, cfg, n_docs, lap, phases)
+            return self._reduce(sd, cfg, n_docs, lap, phases, memory)
 
-    def _reduce(self, sd: str, cfg: dict, n_docs: int, lap, phases: dict) -> dict:
+    def _reduce(self, sd: str, cfg: dict, n_docs: int, lap, phases: dict, memory: dict) -> dict:
         import dask.dataframe as dd
 
         bands = dd.read_parquet(os.path.join(sd, "bands"))
@@ -264,7 +266,7 @@ class FuzzyDedupe(DedupeStage):
         lap("candidates_and_verify")
         if n_edges == 0:
             return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0,
-                    "phase_seconds": phases}
+                    "phase_seconds": phases, "phase_worker_mib": memory}
         labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
                                                   npartitions=partitions_for(n_edges))
         lap("components")
@@ -275,4 +277,5 @@ class FuzzyDedupe(DedupeStage):
             decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
         lap("decide")
         return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds, "phase_seconds": phases,
+                "phase_worker_mib": memory,
                 "clusters": int(res["clusters"].sum()), "documents_in_clusters": int(res["documents_in_clusters"].sum())}

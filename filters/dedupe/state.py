@@ -42,6 +42,29 @@ def shuffle_config(n_rows: int):
     return dask.config.set({"dataframe.shuffle.method": "p2p" if n_rows > P2P_ABOVE_ROWS else "tasks"})
 
 
+def _memory_since_last_call() -> dict:
+    """This process's peak and current resident memory (MiB) since the last call: reads
+    VmHWM/VmRSS, then resets the peak (Linux `clear_refs` 5), so each fit phase gets its own."""
+    out = {}
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                out[line[2:5].lower()] = round(int(line.split()[1]) / 1024)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return out
+
+
+def worker_memory(client) -> dict:
+    """Per worker: {"hwm": peak MiB since the previous call, "rss": MiB now}; {} without a client."""
+    try:
+        return {addr.rsplit(":", 1)[-1]: m for addr, m in client.run(_memory_since_last_call).items()}
+    except Exception:  # noqa: BLE001 - measurement only; never fails a fit
+        return {}
+
+
 def partitions_for(n_rows: int) -> int:
     return max(1, -(-int(n_rows) // ROWS_PER_PARTITION))
 
