@@ -141,8 +141,9 @@ class SignatureReader:
 
 
 class ShingleSetReader:
-    """Each document's sorted shingle set by key (verify="jaccard"), by positioned reads;
-    only the per-shard offsets (8 bytes a document) are loaded whole."""
+    """Each document's sorted shingle set by key (verify="jaccard"), by positioned reads of
+    its two offsets and then its hashes: nothing per shard is loaded whole (loading each
+    shard's offsets made a reader's memory grow with the corpus, 8 bytes a document)."""
 
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "sets")
@@ -153,9 +154,10 @@ class ShingleSetReader:
         m = self.files.get(shard)
         if m is None:
             f, start, _ = _npy_data(os.path.join(self.dir, f"part-{shard:05d}.npy"))
-            m = self.files[shard] = (f, start, np.load(os.path.join(self.dir, f"offsets-{shard:05d}.npy")))
-        f, start, offsets = m
-        lo, hi = int(offsets[row]), int(offsets[row + 1])
+            g, off_start, _ = _npy_data(os.path.join(self.dir, f"offsets-{shard:05d}.npy"))
+            m = self.files[shard] = (f, start, g, off_start)
+        f, start, g, off_start = m
+        lo, hi = np.frombuffer(os.pread(g.fileno(), 16, off_start + 8 * row), np.int64).tolist()
         return np.frombuffer(os.pread(f.fileno(), 4 * (hi - lo), start + 4 * lo), np.uint32)
 
 
