@@ -269,33 +269,38 @@ class FuzzyDedupe(DedupeStage):
 
         n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
         lap("sign")
-        with shuffle_config(n_docs * (cfg["bands"] + cfg["exact"])):
-            return self._reduce(sd, cfg, n_docs, lap, phases, memory)
+        return self._reduce(sd, cfg, n_docs, lap, phases, memory)
 
     def _reduce(self, sd: str, cfg: dict, n_docs: int, lap, phases: dict, memory: dict) -> dict:
         import dask.dataframe as dd
 
-        bands = dd.read_parquet(os.path.join(sd, "bands"))
-        parts = partitions_for(n_docs * (cfg["bands"] + cfg["exact"]))
-        edge_meta = pd.DataFrame({"a": _I64, "b": _I64})
-        cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
-        ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
-        edges = cand.shuffle("a", npartitions=parts).map_partitions(
-            verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
-        edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
+        # each phase picks its shuffle (in-memory tasks / disk-backed p2p) and partition count
+        # from its own row count: the band rows are ~bands x documents, the edges far fewer
+        band_rows = n_docs * (cfg["bands"] + cfg["exact"])
+        with shuffle_config(band_rows):
+            bands = dd.read_parquet(os.path.join(sd, "bands"))
+            parts = partitions_for(band_rows)
+            edge_meta = pd.DataFrame({"a": _I64, "b": _I64})
+            cand = bands.shuffle("bkey", npartitions=parts).map_partitions(star_edges, meta=edge_meta)
+            ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
+            edges = cand.shuffle("a", npartitions=parts).map_partitions(
+                verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
+            edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
         n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
         lap("candidates_and_verify")
         if n_edges == 0:
             return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0,
                     "phase_seconds": phases, "phase_worker_mib": memory}
-        labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
-                                                  npartitions=partitions_for(n_edges))
+        with shuffle_config(2 * n_edges):
+            labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
+                                                      npartitions=partitions_for(2 * n_edges))
         lap("components")
-        docs = dd.read_parquet(os.path.join(sd, "docs"))
-        members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
-        meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
-        res = members.shuffle("label", npartitions=partitions_for(n_edges)).map_partitions(
-            decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
+        with shuffle_config(n_docs + 2 * n_edges):  # the merge shuffles every document's row
+            docs = dd.read_parquet(os.path.join(sd, "docs"))
+            members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
+            meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
+            res = members.shuffle("label", npartitions=partitions_for(2 * n_edges)).map_partitions(
+                decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
         lap("decide")
         return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds, "phase_seconds": phases,
                 "phase_worker_mib": memory,
