@@ -46,8 +46,9 @@ def datatrove_run(steps, table):
 
 def c4_badwords_row(table, warm, words_file):
     """datatrove's C4BadWordsFilter vs c4_badwords@1 with the same list. Without a list file
-    (no network here for LDNOOBW), a stand-in of LDNOOBW's size: the documents' words ranked
-    2,000-2,400 by frequency (so that some documents match)."""
+    (no network here for LDNOOBW), a stand-in of LDNOOBW's English size: 400 words that occur
+    exactly once in these documents (evenly spaced in alphabetical order), so that, as with
+    real bad words, most documents match none and are scanned to the end."""
     import collections
     import re
     import tempfile
@@ -61,7 +62,8 @@ def c4_badwords_row(table, warm, words_file):
         counts = collections.Counter(w for t in table.column("text").to_pylist() for w in re.findall(r"[a-z]+", t.lower()))
         words_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False).name
         with open(words_file, "w") as f:
-            f.write("\n".join(w for w, _ in counts.most_common(2400)[2000:]) + "\n")
+            once = sorted(w for w, c in counts.items() if c == 1)
+            f.write("\n".join(once[:: max(1, len(once) // 400)][:400]) + "\n")
     c4_filters.cached_asset_path_or_download = lambda url, **kw: words_file  # datatrove reads our list
     dt, gm = c4_filters.C4BadWordsFilter(), resolve("c4_badwords@1")(words=words_file)
     dt.filter(Document(text="warm", id="w"))
