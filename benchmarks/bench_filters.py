@@ -59,7 +59,8 @@ def c4_badwords_row(table, warm, words_file):
     from gristmill.pipeline.registry import resolve
 
     if words_file is None:
-        counts = collections.Counter(w for t in table.column("text").to_pylist() for w in re.findall(r"[a-z]+", t.lower()))
+        texts = table.column("text").to_pylist()
+        counts = collections.Counter(w for t in texts for w in re.findall(r"[a-z]+", t.lower()))
         words_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False).name
         with open(words_file, "w") as f:
             once = sorted(w for w, c in counts.items() if c == 1)

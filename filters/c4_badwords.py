@@ -131,8 +131,9 @@ class C4BadWordsFilter(Stage):
                 continue
             found = found.scatter(rows, text.gather(rows).str.extract(rx, 1))
         hit = found.is_not_null().to_numpy()
-        ids = table.column("id").combine_chunks() if isinstance(table.column("id"), pa.ChunkedArray) else table.column("id")
-        draw = (mix64(hash_strings(ids.cast(pa.string())) ^ np.uint64(self.seed)) >> np.uint64(11)) / float(1 << 53)
+        ids = table.column("id")
+        ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).cast(pa.string())
+        draw = (mix64(hash_strings(ids) ^ np.uint64(self.seed)) >> np.uint64(11)) / float(1 << 53)  # [0, 1)
         kept_anyway = hit & (draw < self.keep_fraction)
         drop = hit & ~kept_anyway
         reason = pa.array(np.where(drop, "c4_badwords", None), pa.string())
