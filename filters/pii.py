@@ -1,12 +1,16 @@
 """`pii`: mask e-mail addresses, public IP addresses and phone numbers with typed placeholders.
 
-Each span becomes `<EMAIL>`, `<IP_ADDRESS>` or `<PHONE_NUMBER>`; the per-type counts go to
+Each span becomes `<EMAIL>`, `<IP_ADDRESS>` (IPv4), `<IPV6_ADDRESS>` or `<PHONE_NUMBER>`; the
+per-type counts go to
 the `pii_counts` map column (every configured type, zeros included). A document with more
 than `max_total` masked spans (or more than `max_per_type[type]` of one type) is dropped as
 `pii_over_limit`; its drop-log preview is already masked. Regexes run column-wise (Rust
 regex in polars). IPs: by default only public addresses are masked, as in datatrove's PII
 formatter; private, loopback, link-local, CGNAT, documentation, benchmark, multicast and
-reserved ranges are excluded inside the pattern itself (no per-match Python check).
+reserved ranges are excluded inside the pattern itself (no per-match Python check). IPv6
+(pii_ipv6.py): a columnar pre-filter picks the rare rows with IPv6-like text; only those are
+checked in Python with `ipaddress`. Types run in a fixed order (email, ipv6, ip, phone): an
+IPv4-mapped IPv6 address is one IPv6 span, not an IPv6 prefix around a masked IPv4.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
+from gristmill.filters.pii_ipv6 import mask_ipv6
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 EMAIL = (r"(?-u:\b)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -52,11 +57,11 @@ def any_ipv4() -> str:
     return rf"(?-u:\b){o}\.{o}\.{o}\.{o}(?-u:\b)"
 
 
-PLACEHOLDERS = {"email": "<EMAIL>", "ip": "<IP_ADDRESS>", "phone": "<PHONE_NUMBER>"}
+PLACEHOLDERS = {"email": "<EMAIL>", "ipv6": "<IPV6_ADDRESS>", "ip": "<IP_ADDRESS>", "phone": "<PHONE_NUMBER>"}
 
 
 class PIIFilter(Stage):
-    """Params: types (default [email, ip, phone]), max_total (default 50; null = never drop),
+    """Params: types (default [email, ipv6, ip, phone]), max_total (default 50; null = never drop),
     max_per_type ({type: n}), public_ips_only (default true), placeholders ({type: text})."""
 
     name = "pii"
@@ -68,14 +73,22 @@ class PIIFilter(Stage):
         unknown = set(types) - set(PLACEHOLDERS)
         if unknown:
             raise ValueError(f"unknown PII types {sorted(unknown)}; known: {sorted(PLACEHOLDERS)}")
-        ip = public_ipv4() if self.params.get("public_ips_only", True) else any_ipv4()
-        self.patterns = {t: {"email": EMAIL, "ip": ip, "phone": PHONE}[t] for t in types}
+        self.public_only = bool(self.params.get("public_ips_only", True))
+        ip = public_ipv4() if self.public_only else any_ipv4()
+        # fixed order whatever the params say: e-mails first (their domains may hold IPs or
+        # digits), IPv6 before IPv4 (`::ffff:1.2.3.4` is one address)
+        self.patterns = {t: {"email": EMAIL, "ipv6": None, "ip": ip, "phone": PHONE}[t]
+                         for t in PLACEHOLDERS if t in types}
         self.placeholders = {**PLACEHOLDERS, **(self.params.get("placeholders") or {})}
 
     def process(self, table: pa.Table) -> StageOutput:
         self.ensure_setup()
         df = pl.DataFrame({"text": tc.text_series(table)})
-        for t, pattern in self.patterns.items():  # e-mails first: their domains may hold IPs/digits
+        for t, pattern in self.patterns.items():
+            if t == "ipv6":
+                masked, found = mask_ipv6(df["text"], self.placeholders[t], self.public_only)
+                df = df.with_columns(masked.alias("text"), found.alias(t))
+                continue
             df = df.with_columns(pl.col("text").str.count_matches(pattern).cast(pl.Int32).alias(t)) \
                    .with_columns(pl.col("text").str.replace_all(pattern, self.placeholders[t], literal=False))
         types = list(self.patterns)

@@ -22,6 +22,7 @@ FILTER_RULES: dict[str, tuple[str, dict] | list[tuple[str, dict]]] = {
     "gopher_quality": ("gopher_quality", {}),
     "gopher_repetition": ("gopher_repetition", {}),
     "c4": ("c4_quality", {}),
+    "c4_badwords": ("c4_badwords", {}),  # --badwords picks the list (default: LDNOOBW, downloaded)
     "fineweb": ("fineweb_quality", {}),
     "pii": ("pii", {}),
     "license": ("license_policy", {}),  # --policy picks the policy (default honour-opt-outs)
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="license rule: preset (permissive-only, honour-opt-outs, everything-logged) or YAML file")
     p.add_argument("--eval", nargs="+", default=None, metavar="FILE",
                    help="decontaminate rule: evaluation sets (JSONL or text files)")
+    p.add_argument("--badwords", default=None, metavar="FILE_OR_URL",
+                   help="c4_badwords rule: word list, one per line (default: LDNOOBW per language, downloaded)")
 
     from gristmill.filters import classify_cli
 
@@ -132,6 +135,8 @@ def cmd_filter(args) -> int:
             params = dict(params)
             if stage == "license_policy" and args.policy:
                 params["policy"] = args.policy
+            if stage == "c4_badwords" and args.badwords:
+                params["words"] = args.badwords if "://" in args.badwords else os.path.abspath(args.badwords)
             if stage == "decontaminate":
                 if not args.eval:
                     raise WorkflowError("the decontaminate rule needs --eval FILE...")

@@ -37,6 +37,7 @@ BUILTIN: dict[str, str] = {
     "gopher_quality@1": "gristmill.filters.gopher_quality:GopherQualityFilter",
     "gopher_repetition@1": "gristmill.filters.gopher_repetition:GopherRepetitionFilter",
     "c4_quality@1": "gristmill.filters.c4:C4QualityFilter",
+    "c4_badwords@1": "gristmill.filters.c4_badwords:C4BadWordsFilter",
     "fineweb_quality@1": "gristmill.filters.fineweb:FineWebQualityFilter",
     "pii@1": "gristmill.filters.pii:PIIFilter",
     "license_policy@1": "gristmill.filters.license_policy:LicensePolicy",

@@ -137,3 +137,28 @@ def test_gristmill_dedupe_command(tmp_path):
     assert stats["docs_in"] == 3 and stats["dropped_by_reason"] == {"exact_duplicate": 1}
     drops = pq.read_table(out / "dropped" / "part-00001.parquet").to_pylist()
     assert drops[0]["id"] == "c" and drops[0]["duplicate_of"] == "a" and drops[0]["dup_cluster"] == "fuzzy:a"
+
+
+def test_positioned_reads_keep_few_files_open(tmp_path):
+    import os
+
+    import numpy as np
+
+    from gristmill.filters.dedupe.fuzzy import NpyFiles, ShingleSetReader
+
+    (tmp_path / "sets").mkdir()
+    sets = {s: [np.arange(s, s + k, dtype=np.uint32) for k in (3, 0, 5)] for s in range(3)}
+    for s, per_doc in sets.items():
+        np.save(tmp_path / "sets" / f"part-{s:05d}.npy", np.concatenate(per_doc))
+        np.save(tmp_path / "sets" / f"offsets-{s:05d}.npy", np.r_[0, np.cumsum([len(d) for d in per_doc])].astype(np.int64))
+    reader = ShingleSetReader(str(tmp_path))
+    reader.sets.max_open = reader.offsets.max_open = 2
+    for s in (0, 1, 2, 0, 2):
+        for row, want in enumerate(sets[s]):
+            assert reader.get((s << 32) | row).tolist() == want.tolist()
+    assert len(reader.sets.open) == 2 and list(reader.sets.open) == [0, 2]
+    files = NpyFiles(str(tmp_path / "sets"), "part-{:05d}.npy", max_open=1)
+    fd, start, shape = files.get(1)
+    assert shape == (8,) and np.frombuffer(os.pread(fd, 12, start), np.uint32).tolist() == [1, 2, 3]
+    files.close()
+    assert not files.open

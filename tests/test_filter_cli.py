@@ -51,3 +51,13 @@ def test_decontaminate_rule_without_eval_is_a_clear_error(tmp_path, capsys):
     rc = main(["filter", str(tmp_path / "d.parquet"), "--out", str(tmp_path / "o"), "--rules", "decontaminate"])
     assert rc == 2 and "--eval" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o" / "stats.json")
+
+
+def test_c4_badwords_rule_takes_its_list_from_badwords(tmp_path):
+    (tmp_path / "words.txt").write_text("hell\n", encoding="utf-8")
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["go to hell", "shell"]}), tmp_path / "d.parquet")
+    rc = main(["filter", str(tmp_path / "d.parquet"), "--out", str(tmp_path / "o"), "--rules", "c4_badwords",
+               "--badwords", str(tmp_path / "words.txt"), "--workers", "1", "--quiet"])
+    assert rc == 0
+    drops = pq.read_table(str(tmp_path / "o" / "dropped"))
+    assert drops.column("id").to_pylist() == ["a"] and drops.column("reason").to_pylist() == ["c4_badwords"]

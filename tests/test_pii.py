@@ -23,8 +23,8 @@ def test_masks_each_type_with_its_placeholder_and_counts_it():
     assert "jane" not in masked[0] and "8.8.8.8" not in masked[0]
     assert masked[1] == "nothing personal here, version 1.2.3, 1 000 000 people"
     counts = [dict(m) for m in out.table.column("pii_counts").to_pylist()]
-    assert counts == [{"email": 2, "ip": 1, "phone": 3}, {"email": 0, "ip": 0, "phone": 0}]
-    assert out.counters == {"pii_email": 2, "pii_ip": 1, "pii_phone": 3}
+    assert counts == [{"email": 2, "ipv6": 0, "ip": 1, "phone": 3}, {"email": 0, "ipv6": 0, "ip": 0, "phone": 0}]
+    assert out.counters == {"pii_email": 2, "pii_ipv6": 0, "pii_ip": 1, "pii_phone": 3}
 
 
 def test_drops_documents_over_the_limit_with_a_masked_preview():
@@ -61,3 +61,58 @@ def test_registered_and_schema_column():
 
     out = registry.resolve("pii@1")().process(docs("mail a@b.org"))
     assert conform(out.table).schema.field("pii_counts").type == pa.map_(pa.string(), pa.int32())
+
+
+IPV6_POSITIVE = [  # (text, masked text): public addresses in every written form
+    ("dns 2001:4860:4860::8888 answered", "dns <IPV6_ADDRESS> answered"),
+    ("full 2001:4860:4860:0000:0000:0000:0000:8888.", "full <IPV6_ADDRESS>."),
+    ("upper 2A00:1450:4001:82B::200E here", "upper <IPV6_ADDRESS> here"),
+    ("mapped ::ffff:8.8.8.8 here", "mapped <IPV6_ADDRESS> here"),
+    ("url http://[2a00:1450:4001:82b::200e]:443/x", "url http://[<IPV6_ADDRESS>]:443/x"),
+    ("two 2606:4700:4700::1111, 2606:4700:4700::1001", "two <IPV6_ADDRESS>, <IPV6_ADDRESS>"),
+]
+IPV6_NEGATIVE = [  # look-alikes, and addresses that are not public
+    "at 12:30:45 on 2024-01-01T12:30:45Z", "mac 00:1A:2B:3C:4D:5E or 00:1a:2b:ff:fe:3c:4d:5e",
+    "std::vector<int> v; a::b(); Foo::Bar; dead::beef", "python x[1::2] and a[::2] and b[::-1]",
+    "loopback ::1, link-local fe80::1%eth0, docs 2001:db8::1, unique-local fd12:3456:789a::1",
+    "multicast ff0e::1, mapped private ::ffff:192.168.1.1", "ratio 1:2:3:4:5:6 and chapter 3:16",
+]
+
+
+@pytest.mark.parametrize("text,masked", IPV6_POSITIVE)
+def test_ipv6_forms_are_masked_and_counted(text, masked):
+    out = PIIFilter().process(docs(text))
+    assert out.table.column("text")[0].as_py() == masked
+    counts = dict(out.table.column("pii_counts")[0].as_py())
+    assert counts["ipv6"] == masked.count("<IPV6_ADDRESS>") and counts["ip"] == 0
+
+
+@pytest.mark.parametrize("text", IPV6_NEGATIVE)
+def test_ipv6_look_alikes_and_private_addresses_are_left_alone(text):
+    out = PIIFilter(types=["ipv6"]).process(docs(text))
+    assert out.table.column("text")[0].as_py() == text
+    assert dict(out.table.column("pii_counts")[0].as_py()) == {"ipv6": 0}
+
+
+def test_ipv6_all_addresses_switch_zone_and_order_of_types():
+    out = PIIFilter(public_ips_only=False, types=["ip", "ipv6"]).process(
+        docs("fe80::1%eth0 and 2001:db8::1 and ::ffff:10.0.0.1 and 10.0.0.2", "none"))
+    assert out.table.column("text")[0].as_py() == \
+        "<IPV6_ADDRESS> and <IPV6_ADDRESS> and <IPV6_ADDRESS> and <IP_ADDRESS>"
+    assert [dict(m) for m in out.table.column("pii_counts").to_pylist()] == [{"ipv6": 3, "ip": 1},
+                                                                           {"ipv6": 0, "ip": 0}]
+    over = PIIFilter(max_per_type={"ipv6": 1}).process(docs("2606:4700:4700::1111 2606:4700:4700::1001", "x"))
+    assert over.drops.column("reason").to_pylist() == ["pii_over_limit"]
+    assert "ipv6=2" in over.drops.column("detail")[0].as_py()
+
+
+def test_ipv6_public_check_agrees_with_ipaddress():
+    from gristmill.filters.pii_ipv6 import is_address
+
+    rng = random.Random(3)
+    addrs = [ipaddress.IPv6Address(rng.getrandbits(128)) for _ in range(3000)]
+    addrs += [ipaddress.IPv6Address(p) for p in ("2001:db8::1", "fe80::1", "fc00::1", "::1", "2001:4860:4860::8888")]
+    for a in addrs:
+        text = a.exploded  # full form: no compression, always has a digit or is MAC-shaped-free
+        want = a.is_global and not a.is_multicast and (a.ipv4_mapped is None or a.ipv4_mapped.is_global)
+        assert is_address(text, True) == bool(want and any(c.isdigit() for c in text)), text

@@ -38,7 +38,10 @@ def connected_components(edges_dir: str, work_dir: str, npartitions: int = 1) ->
     smallest vertex of its component. Returns (folder of Parquet v,label, rounds)."""
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
-    both = _both_directions(dd.read_parquet(edges_dir, columns=["a", "b"]))
+    edges = dd.read_parquet(edges_dir, columns=["a", "b"])
+    if edges.npartitions > npartitions:  # e.g. one small file per verify partition: fewer, bigger tasks
+        edges = edges.repartition(npartitions=npartitions)
+    both = _both_directions(edges)
     init = both.rename(columns={"n": "cand"}).shuffle("v", npartitions=npartitions)
     meta = pd.DataFrame({"v": pd.Series(dtype="int64"), "label": pd.Series(dtype="int64")})
     path = os.path.join(work_dir, "round-000")
