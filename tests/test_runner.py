@@ -54,6 +54,22 @@ def test_quickstart_every_step_balances(quickstart_run):
     assert summary["order"] == [s.name for s in wf.steps]
 
 
+def test_quickstart_shards_of_a_step_share_one_schema(quickstart_run):
+    """WARC, PDF and JSONL shards of the mixed read step (and every later step) carry the same
+    columns in the same order, so a step's folder reads as one table."""
+    import polars as pl
+
+    _, results, _ = quickstart_run
+    for r in results:
+        parts = sorted(f for f in os.listdir(r.out_dir) if f.startswith("part-"))
+        schemas = {tuple(pq.read_schema(os.path.join(r.out_dir, f)).names) for f in parts}
+        assert len(schemas) == 1, (r.name, schemas)
+    read = results[0].out_dir
+    docs = pl.read_parquet(os.path.join(read, "part-*.parquet"))
+    assert docs.height == results[0].stats["docs_out"]
+    assert docs.filter(pl.col("source") == "pdf")["pdf_pages"].null_count() == 0
+
+
 def _slow_workflow(tmp_path, seconds):
     inputs = copy_sample(tmp_path / "in")
     spec = {"name": "slow", "inputs": [str(inputs)], "steps": [
