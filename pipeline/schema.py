@@ -87,11 +87,14 @@ def column_type(name: str) -> pa.DataType | None:
     return None
 
 
-def conform(table: pa.Table) -> pa.Table:
+def conform(table: pa.Table, declared: tuple[str, ...] = ()) -> pa.Table:
     """Return `table` with every core column present, in order, with its declared type.
 
     Missing core columns become nulls; known columns are cast to their type; any other
-    column is kept after the core ones. Raises ValueError if `id` or `text` is missing.
+    column is kept after the core ones. `declared` (a stage's `adds`): those gristmill
+    columns follow the core ones in that order, as nulls where missing, so that every shard
+    of a stage that reads several file types has the same schema. Raises ValueError if `id`
+    or `text` is missing.
     """
     missing_required = [c for c in ("id", "text") if c not in table.column_names]
     if missing_required:
@@ -107,8 +110,13 @@ def conform(table: pa.Table) -> pa.Table:
             col = pa.nulls(n, typ)
         columns.append(col)
         fields.append(pa.field(name, typ))
-    for name in table.column_names:
+    padded = [c for c in dict.fromkeys(declared) if c not in CORE_COLUMNS and column_type(c) is not None]
+    for name in padded + [c for c in table.column_names if c not in padded]:
         if name in CORE_COLUMNS:
+            continue
+        if name not in table.column_names:
+            columns.append(pa.nulls(n, column_type(name)))
+            fields.append(pa.field(name, column_type(name)))
             continue
         col = table.column(name)
         typ = column_type(name)

@@ -29,8 +29,8 @@ def warc(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ingested(warc):
-    stage = Ingest(engine="resiliparse")
-    return stage, stage.process_file(warc)
+    out, pdfs = Ingest(engine="resiliparse").read_file(warc)
+    return pdfs, out
 
 
 def by_url(table):
@@ -43,7 +43,7 @@ def test_registered():
 
 
 def test_every_record_is_counted_with_a_reason(ingested, warc):
-    stage, out = ingested
+    _, out = ingested
     assert out.records_in == 15 == out.table.num_rows + out.drops.num_rows
     reasons = {r["url"]: r["reason"] for r in out.drops.to_pylist()}
     assert reasons["https://example.org/missing"] == "http_status"
@@ -88,8 +88,7 @@ def test_license_and_opt_out_signals(ingested):
 
 
 def test_pdf_queue_format(ingested, tmp_path):
-    stage, _ = ingested
-    pdfs = stage.last_pdfs
+    pdfs, _ = ingested
     assert pdfs.schema == PDF_SCHEMA and pdfs.num_rows == 1
     row = pdfs.to_pylist()[0]
     assert row["pdf_bytes"].startswith(b"%PDF-") and row["content_length"] == len(row["pdf_bytes"])

@@ -30,8 +30,7 @@ def results():
     stage = Ingest(engine="resiliparse")  # reading is under test here; resiliparse keeps it fast
     out = {}
     for path in all_files():
-        res = stage.process_file(path)
-        out[os.path.relpath(path, WARC_DIR)] = (res, stage.last_pdfs)
+        out[os.path.relpath(path, WARC_DIR)] = stage.read_file(path)
     return out
 
 

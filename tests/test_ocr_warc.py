@@ -13,6 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from gristmill.pipeline.ingest.mixed import ReadAny
+from gristmill.pipeline.ingest.stage import Ingest
 from conftest import SAMPLE
 
 WARC = os.path.join(SAMPLE, "warc", "gutenberg-pdf-crawl.warc.gz")
@@ -51,9 +52,8 @@ def test_read_any_ocrs_the_pdf_records_of_a_warc(inline):
     assert pdf["page_routes"] == ["text:text_layer_ok"] * 2
     assert "Elizabeth" in pdf["text"] and len(pdf["text"].split()) > 500
     # origin_offset is the PDF record's offset in the WARC: ingest queues the same row
-    stage = ReadAny(warc_pdfs="queue")
-    stage.process_file(WARC)
-    queued = stage.ingest.last_pdfs.to_pylist()
+    _, queued = Ingest().read_file(WARC)
+    queued = queued.to_pylist()
     assert [(q["id"], q["origin_offset"]) for q in queued][0] == (pdf["id"], pdf["origin_offset"])
     drops = {d["reason"]: d for d in out.drops.to_pylist()}
     assert set(drops) == {"record_warcinfo", "truncated_pdf"}  # no pdf_queued left

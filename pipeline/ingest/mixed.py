@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from gristmill.ocr.stage import OcrStage
 from gristmill.pipeline.ingest.stage import Ingest
 from gristmill.pipeline.readers import ReadDocuments
-from gristmill.pipeline.schema import CORE_COLUMNS, column_type, conform
+from gristmill.pipeline.schema import conform
 from gristmill.pipeline.stage import Stage, StageOutput
 
 ARCHIVE = re.compile(r"\.(warc|arc|wet|warc\.wet)(\.gz|\.lz4|\.zst)?$", re.I)
@@ -49,21 +49,10 @@ class ReadAny(Stage):
 
     def process_file(self, path: str, job=None) -> StageOutput:
         out = self._read(path, job)
-        return StageOutput(self._uniform(out.table), out.drops, out.counters, records_in=out.records_in)
-
-    def _uniform(self, table: pa.Table) -> pa.Table:
-        """Every shard gets the same gristmill columns in the same order, nulls where a file type
-        has none (a PDF has no `http_status`, a JSONL file no `page_engines`), so the step's
-        shards read as one table (`polars.read_parquet("DIR/part-*.parquet")` needs that)."""
-        table = conform(table)
-        have = set(table.column_names)
-        for name in self.adds:
-            if name not in have and column_type(name) is not None:
-                table = table.append_column(pa.field(name, column_type(name)), pa.nulls(table.num_rows, column_type(name)))
-        core = [c for c in table.column_names if c in CORE_COLUMNS]
-        added = [c for c in self.adds if c not in CORE_COLUMNS and c in table.column_names]
-        rest = [c for c in table.column_names if c not in CORE_COLUMNS and c not in self.adds]
-        return table.select(core + added + rest)
+        # every shard gets the same gristmill columns in the same order, nulls where a file type
+        # has none (a PDF has no `http_status`, a JSONL file no `page_engines`), so the step's
+        # shards read as one table (`polars.read_parquet("DIR/part-*.parquet")` needs that)
+        return StageOutput(conform(out.table, self.adds), out.drops, out.counters, records_in=out.records_in)
 
     def _read(self, path: str, job) -> StageOutput:
         self.ensure_setup()
@@ -80,16 +69,15 @@ class ReadAny(Stage):
         return self.read.process_file(path)
 
     def _ingest_and_ocr(self, path: str, job) -> StageOutput:
-        web = self.ingest.process_file(path, job, queue_pdfs=False)
-        pdfs = self.ingest.last_pdfs
-        if pdfs is None or not pdfs.num_rows:
+        web, pdfs = self.ingest.read_file(path)
+        if not pdfs.num_rows:
             return web
         self.ocr.ensure_setup()
         ocr = self.ocr.process_queue_rows(pdfs)
         # The PDFs' `pdf_queued` rows give way to the OCR's documents and drops.
         queued = pc.equal(web.drops.column("reason"), "pdf_queued")
         drops = pa.concat_tables([web.drops.filter(pc.invert(queued)), ocr.drops.cast(web.drops.schema)])
-        docs = conform(pa.concat_tables([web.table, ocr.table], promote_options="permissive"))
+        docs = pa.concat_tables([web.table, ocr.table], promote_options="permissive")
         counters = dict(web.counters)
         for k, v in ocr.counters.items():
             counters[k] = counters.get(k, 0) + v

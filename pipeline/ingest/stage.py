@@ -97,14 +97,19 @@ class Ingest(Stage):
             for rec in iter_records(path):
                 if rec.body is not None and is_robots_url(rec.url) and rec.error is None:
                     self.global_robots.add(rec.url, rec.body, rec.http_status)
-        self.last_pdfs: pa.Table | None = None
 
     def process_source(self, path: str, job) -> StageOutput:
         return self.process_file(path, job)
 
-    def process_file(self, path: str, job=None, queue_pdfs: bool = True) -> StageOutput:
-        """`job` (the runner's shard) places the PDF queue at OUT/pdfs/part-<shard>; with
-        `queue_pdfs` False nothing is written (the caller takes `last_pdfs` itself)."""
+    def process_file(self, path: str, job=None) -> StageOutput:
+        """Documents and drops of one archive; its PDFs go to the PDF queue, which `job` (the
+        runner's shard) places at OUT/pdfs/part-<shard>."""
+        out, pdfs = self.read_file(path)
+        self._write_pdfs(pdfs, job)
+        return out
+
+    def read_file(self, path: str) -> tuple[StageOutput, pa.Table]:
+        """(documents and drops, the PDF records as PDF-queue rows); writes nothing."""
         self.ensure_setup()
         counters: Counter = Counter()
         docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
@@ -166,9 +171,10 @@ class Ingest(Stage):
         counters["robots_txt_sites"] = len(local_robots)
         table = self._documents(path, docs, local_robots)
         drop_table = self._drops(path, drops)
-        self._write_pdfs(pdfs, counters, job, queue_pdfs)
+        pdf_rows = pdf_table(pdfs)
+        counters["pdfs_queued"] = pdf_rows.num_rows
         assert n == table.num_rows + drop_table.num_rows
-        return StageOutput(table, drop_table, dict(counters), records_in=n)
+        return StageOutput(table, drop_table, dict(counters), records_in=n), pdf_rows
 
     def _status_ok(self, status: int) -> bool:
         allowed = self.params.get("http_ok")
@@ -190,17 +196,15 @@ class Ingest(Stage):
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
             pdfs[k].append(v)
 
-    def _write_pdfs(self, pdfs: dict, counters: Counter, job, write: bool = True) -> None:
-        self.last_pdfs = pdf_table(pdfs)
-        counters["pdfs_queued"] = self.last_pdfs.num_rows
-        if not self.last_pdfs.num_rows or not write:
+    def _write_pdfs(self, pdfs: pa.Table, job) -> None:
+        if not pdfs.num_rows:
             return
         pdf_dir = self.params.get("pdf_dir")
         if job is not None:
             base = os.path.dirname(pdf_dir.rstrip("/")) if pdf_dir else job.out_dir
-            write_pdf_shard(self.last_pdfs, base, job.index)
+            write_pdf_shard(pdfs, base, job.index)
         elif pdf_dir:
-            write_pdf_shard(self.last_pdfs, os.path.dirname(pdf_dir.rstrip("/")), 0)
+            write_pdf_shard(pdfs, os.path.dirname(pdf_dir.rstrip("/")), 0)
 
     def _documents(self, path: str, docs: dict, local_robots: RobotsRules) -> pa.Table:
         n = len(docs["text"])
