@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
-from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
+from gristmill.pipeline.stage import StageOutput, split_by_reason
 
 DEFAULTS = dict(remove_citations=True, filter_no_terminal_punct=True, min_num_sentences=5, min_words_per_line=3,
                 max_word_length=1000, filter_lorem_ipsum=True, filter_javascript=True, filter_curly_bracket=True,
@@ -35,14 +35,10 @@ def abbreviation_breaks() -> str:
     return rf"(?-u:\b)(?:{alts}|\p{{Lu}}\.)\s+\w"
 
 
-class C4QualityFilter(Stage):
+class C4QualityFilter(tc.WordRuleStage):
     """Params: see DEFAULTS (datatrove's names; -1 or false turns a rule off)."""
 
     name = "c4_quality"
-    reads = ("text",)
-
-    def setup(self):
-        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
 
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}

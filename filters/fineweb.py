@@ -13,20 +13,16 @@ import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
-from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
+from gristmill.pipeline.stage import StageOutput, split_by_reason
 
 DEFAULTS = dict(line_punct_thr=0.12, line_punct_exclude_zero=False, short_line_thr=0.67,
                 short_line_length=30, char_duplicates_ratio=0.01, new_line_ratio=0.3)
 
 
-class FineWebQualityFilter(Stage):
+class FineWebQualityFilter(tc.WordRuleStage):
     """Params: see DEFAULTS; `stop_chars` (a string of characters) replaces the terminal set."""
 
     name = "fineweb_quality"
-    reads = ("text",)
-
-    def setup(self):
-        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
 
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
-from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
+from gristmill.pipeline.stage import StageOutput, split_by_reason
 
 DEFAULTS = dict(min_doc_words=50, max_doc_words=100_000, min_avg_word_length=3, max_avg_word_length=10,
                 max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9, max_ellipsis_lines_ratio=0.3,
@@ -46,15 +46,11 @@ def gopher_quality_stats(texts: pl.Series, stop_words) -> pl.DataFrame:
     return pl.concat([per, text_stats], how="horizontal")
 
 
-class GopherQualityFilter(Stage):
+class GopherQualityFilter(tc.WordRuleStage):
     """Params: see DEFAULTS (datatrove's names; `min_alpha_words_ratio` is its
     `max_non_alpha_words_ratio`)."""
 
     name = "gopher_quality"
-    reads = ("text",)
-
-    def setup(self):
-        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
 
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
-from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
+from gristmill.pipeline.stage import StageOutput, split_by_reason
 
 DEFAULTS = dict(dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
                 top_n_grams=[[2, 0.2], [3, 0.18], [4, 0.16]],
@@ -95,14 +95,10 @@ def ngram_stats(texts: pl.Series, top_ns, dup_ns, dup_fracs=None) -> pl.DataFram
     return out
 
 
-class GopherRepetitionFilter(Stage):
+class GopherRepetitionFilter(tc.WordRuleStage):
     """Params: see DEFAULTS (datatrove's names and defaults); `None` or [] turns a rule off."""
 
     name = "gopher_repetition"
-    reads = ("text",)
-
-    def setup(self):
-        tc.word_pattern()  # builds the tokenizer regex (reads spaCy's exception list) once per worker
 
     def process(self, table: pa.Table) -> StageOutput:
         p = {**DEFAULTS, **self.params}

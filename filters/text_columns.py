@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import polars as pl
 
+from gristmill.pipeline.stage import Stage
+
 # Characters datatrove treats as punctuation (its PUNCTUATION_SET); imported, not copied,
 # so "symbol word" means the same thing in both implementations.
 try:
@@ -167,3 +169,13 @@ def window_sum(x: pl.Expr, n: int) -> pl.Expr:
 def text_series(table) -> pl.Series:
     """The `text` column of an Arrow table as a polars Series (nulls become "")."""
     return pl.from_arrow(table.column("text").combine_chunks()).cast(pl.String).fill_null("").rename("text")
+
+
+class WordRuleStage(Stage):
+    """Base of the column-wise rule filters (Gopher, C4, FineWeb): they read `text`, and each
+    worker builds the word pattern (it reads spaCy's exception list) once, in setup()."""
+
+    reads = ("text",)
+
+    def setup(self):
+        word_pattern()
