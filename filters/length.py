@@ -6,9 +6,12 @@ Words are whitespace-separated tokens, as in the Gopher rules.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 
@@ -17,14 +20,18 @@ def word_counts(text: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 class LengthFilter(Stage):
-    """Params: min_words (default 50), max_words (default 100_000)."""
+    """Drop empty, too short and too long documents."""
 
     name = "length_filter"
     reads = ("text",)
 
-    def process(self, table: pa.Table) -> StageOutput:
-        min_words = int(self.params.get("min_words", 50))
-        max_words = int(self.params.get("max_words", 100_000))
+    @dataclass(frozen=True)
+    class Params:
+        min_words: int = param(50, "documents with fewer whitespace-separated words are dropped", ge=0)
+        max_words: int = param(100_000, "documents with more words are dropped", ge=1)
+
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        min_words, max_words = self.cfg.min_words, self.cfg.max_words
         text = table.column("text")
         words = word_counts(text)
         empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)

@@ -7,15 +7,15 @@ import os
 
 import polars as pl
 
-from gristmill.pipeline.shards import DROPPED_DIR, list_parts
+from gristmill.pipeline.layout import DROPPED_DIR, RUN_SUMMARY, list_parts
 
 
 def _step_dirs(workdir: str) -> list[str]:
-    summary = os.path.join(workdir, "run_summary.json")
+    summary = os.path.join(workdir, RUN_SUMMARY)
     if os.path.exists(summary):
         with open(summary) as f:
             names = json.load(f)["order"]
-        return [os.path.join(workdir, n) for n in names if os.path.isdir(os.path.join(workdir, n))]
+        return [os.path.join(workdir, n) for n in names if list_parts(os.path.join(workdir, n))]
     return sorted(os.path.join(workdir, d) for d in os.listdir(workdir)
                   if list_parts(os.path.join(workdir, d)))
 

@@ -56,6 +56,12 @@ def summary_table(results) -> str:
     rows = [header]
     for r in results:
         s = r.stats
+        if s.get("kind") == "sink":  # no documents out: it made something else
+            made = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                             for k, v in (s.get("product") or {}).items() if k in ("total_tokens", "shards", "steps"))
+            rows.append((r.name, r.stage, "", "", "", f"sink: {made or 'done'}",
+                         f"{float(s.get('seconds', 0)):.1f}s" + ("" if s.get("complete") else " (not finished)")))
+            continue
         skipped_note = "" if s.get("complete", True) else f" ({s['shards_done']}/{s['shards']} shards)"
         seconds = s["seconds"] + float((s.get("fit") or {}).get("seconds", 0))  # corpus stages: + fit
         rows.append((r.name, r.stage, f"{s['docs_in']:,}", f"{s['docs_out']:,}", f"{s['docs_dropped']:,}",
@@ -75,7 +81,7 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
           "(time column: CPU-seconds summed over shards, plus corpus-wide fits)", file=file)
     print(summary_table(results), file=file)
     for r in results:  # one line a corpus-wide step wants a person to see (e.g. the loss curve)
-        headline = (r.stats.get("fit") or {}).get("headline")
+        headline = (r.stats.get("fit") or r.stats.get("product") or {}).get("headline")
         if headline:
             print(f"{r.name}: {headline}", file=file)
     unbalanced = [r.name for r in results if not r.stats.get("balanced", True)]
@@ -85,12 +91,16 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
         print(f"\n{len(failures)} shard(s) FAILED (re-run to retry them):", file=file)
         for f in failures[:10]:
             print(f"  {f}", file=file)
-    if results:
-        first, last = results[0].stats, results[-1].stats
-        total_dropped = sum(r.stats["docs_dropped"] for r in results)
+    docs = [r for r in results if r.stats.get("kind") != "sink"]
+    if docs:
+        first, last = docs[0].stats, docs[-1].stats
+        total_dropped = sum(r.stats["docs_dropped"] for r in docs)
         kept_pct = 100.0 * last["docs_out"] / first["docs_in"] if first["docs_in"] else 0.0
         print(f"\nkept {last['docs_out']:,} of {first['docs_in']:,} records read ({kept_pct:.1f}%); "
               f"the other {total_dropped:,} are in the drop logs, each with its step and reason.", file=file)
-        print(f"outputs: {results[-1].out_dir} (kept documents); each step's folder holds "
+        print(f"outputs: {docs[-1].out_dir} (kept documents); each step's folder holds "
               "part-*.parquet, dropped/ (drop log) and stats.json. Look inside with "
-              f"`gristmill inspect {os.path.dirname(results[-1].out_dir) or '.'}`.", file=file)
+              f"`gristmill inspect {os.path.dirname(docs[-1].out_dir) or '.'}`.", file=file)
+        for r in results:
+            if r.stats.get("kind") == "sink":
+                print(f"{r.name}: {r.stage} wrote its product to {r.out_dir}", file=file)

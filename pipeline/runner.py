@@ -1,9 +1,12 @@
-"""The Dask runner: the only module that talks to Dask.
+"""The Dask runner: it starts or joins the cluster, and it alone submits work to it.
 
 Every (step, shard) pair is one task. Map steps are chained shard by shard (shard i of
 step k depends only on shard i of step k-1), so a shard flows through the whole workflow
 without waiting for the slowest shard of each step. Later steps get higher priority, so
 shards finish depth-first and a killed run leaves whole finished shards behind.
+
+Corpus-wide phases (a corpus stage's `fit`, a sink's `write`) reach the cluster only
+through the FitContext built here (`ctx.map`, `ctx.compute`, `ctx.client`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from gristmill.pipeline.context import FitContext, ShardContext, StepContext
+from gristmill.pipeline.layout import RUN_SUMMARY, StepLayout, list_parts
 from gristmill.pipeline.progress import Progress, print_summary
-from gristmill.pipeline.shard_task import ShardJob, format_error, read_marker, run_shard
-from gristmill.pipeline.shards import expand_inputs, list_parts, write_json_atomic
+from gristmill.pipeline.shard_task import format_error, run_shard
+from gristmill.pipeline.shards import expand_inputs, write_json_atomic
 from gristmill.pipeline.stage import Stage
 from gristmill.pipeline.workflow import Step, Workflow, WorkflowError
 
@@ -87,9 +92,27 @@ def plan_inputs(wf: Workflow) -> list[str]:
     if not wf.inputs:
         raise WorkflowError("workflow has no inputs")
     files = expand_inputs(wf.inputs, suffixes=first.input_suffixes if first.kind == "source" else PARQUET)
-    if not files:
+    if not files and first.kind != "sink":
         raise WorkflowError(f"no input files found in {wf.inputs}")
     return files
+
+
+def step_layouts(wf: Workflow, out_dirs: dict[str, str]) -> dict[str, StepLayout]:
+    """Each step's layout; a step whose folder an earlier step already uses is not its owner."""
+    owners: set[str] = set()
+    layouts = {}
+    for step in wf.steps:
+        d = os.path.abspath(out_dirs[step.name]) if "://" not in out_dirs[step.name] else out_dirs[step.name]
+        layouts[step.name] = StepLayout(out_dirs[step.name], step.name, owner=d not in owners)
+        owners.add(d)
+    return layouts
+
+
+def _input_folder(inputs: list[str]) -> str | None:
+    """The folder the first step reads, when its inputs are one folder's parts (a sink run on
+    an earlier output, e.g. `gristmill mix apply TOKENIZED`): its tokenizer and fit live there."""
+    folders = {os.path.dirname(p) for p in inputs}
+    return folders.pop() if len(folders) == 1 else None
 
 
 def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | None = None,
@@ -118,7 +141,7 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     if workdir is not None:
         write_json_atomic({"workflow": wf.name, "wall_seconds": round(wall, 2),
                            "order": [r.name for r in results], "steps": {r.name: r.stats for r in results}},
-                          os.path.join(workdir, "run_summary.json"))
+                          os.path.join(workdir, RUN_SUMMARY))
     if not quiet:
         print_summary(wf.name, results, wall, failures)
     if failures:
@@ -127,29 +150,15 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     return results
 
 
-class FitContext:
-    """What a corpus-wide stage's `fit()` gets: its inputs, a folder for its state, and
-    the cluster, through `map` (one task per item) or `client` (e.g. Dask DataFrame
-    shuffles; a DataFrame computed while this client is current runs on the cluster)."""
-
-    def __init__(self, client, inputs: list[str], state_dir: str, workers: int):
-        self.client = client
-        self.inputs = inputs
-        self.state_dir = state_dir
-        self.workers = workers
-
-    def map(self, fn, items, **kwargs) -> list:
-        futures = self.client.map(fn, list(items), pure=False, **kwargs)
-        return self.client.gather(futures)
-
-
 def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], quiet: bool):
     from distributed import as_completed
 
     futures: dict = {}
     failures: list[str] = []
     n = len(inputs)
-    progress = Progress([s.name for s in wf.steps], n, enabled=not quiet)
+    layouts = step_layouts(wf, out_dirs)
+    doc_steps = [s.name for s in wf.steps if s.stage.kind != "sink"]
+    progress = Progress(doc_steps, n, enabled=not quiet and bool(doc_steps))
 
     def drain():
         for fut in as_completed(list(futures)):
@@ -161,62 +170,75 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
                 progress.fail(step_name)
 
     upstream: list = [None] * n
+    upstream_dir = _input_folder(inputs)
+    upstream_fit = StepLayout(upstream_dir).read_fit() if upstream_dir else None
+    documents_dir = upstream_dir
+    srcs = list(inputs)
     for depth, step in enumerate(wf.steps):
-        out_dir = out_dirs[step.name]
-        os.makedirs(out_dir, exist_ok=True)
-        resources = _resources_for(client, step.stage)
-        prev_dir = out_dirs[wf.steps[depth - 1].name] if depth else None
-        srcs = [inputs[i] if depth == 0 else os.path.join(prev_dir, f"part-{i:05d}.parquet") for i in range(n)]
-        if step.stage.kind == "corpus":
+        layout = layouts[step.name]
+        os.makedirs(layout.out_dir, exist_ok=True)
+        ctx = StepContext(step=step.name, layout=layout, upstream_dir=upstream_dir, upstream_fit=upstream_fit,
+                          documents_dir=documents_dir)
+        kind = step.stage.kind
+        if kind in ("corpus", "sink"):
             drain()  # a corpus-wide step needs every upstream shard
             if failures:
                 break
-            _fit(client, step, srcs, out_dir)
+            fit = _corpus_phase(client, step, ctx, srcs if kind == "corpus" else list_parts(documents_dir or ""))
+            ctx = ctx.with_fit(fit)
             upstream = [None] * n
+        upstream_dir, upstream_fit = layout.out_dir, ctx.fit
+        if kind == "sink":
+            continue
+        resources = _resources_for(client, step.stage)
         current: list = [None] * n
         for i in range(n):
-            done = read_marker(out_dir, i)
+            done = layout.read_marker(i)
             if done is not None:  # resume: finished shards are not even submitted
                 progress.update(step.name, done, skipped=True)
                 continue
-            job = ShardJob(step=step.name, out_dir=out_dir, index=i, input_path=srcs[i])
             deps = [upstream[i]] if upstream[i] is not None else []
-            fut = client.submit(run_shard, step.stage, job, *deps,
+            fut = client.submit(run_shard, step.stage, ShardContext(ctx, i, srcs[i]), *deps,
                                 key=f"{wf.name}-{step.name}-{i:05d}-{os.urandom(3).hex()}",
                                 priority=depth, resources=resources, pure=False, retries=1)
             futures[fut] = step.name
             current[i] = fut
         upstream = current
+        documents_dir = layout.out_dir
+        srcs = [layout.part(i) for i in range(n)]
     drain()
     progress.close()
-    results = [StepResult(s.name, s.stage.versioned_name, out_dirs[s.name],
-                          collect_stats(out_dirs[s.name], s, n)) for s in wf.steps]
+    results = [StepResult(s.name, s.stage.versioned_name, layouts[s.name].out_dir,
+                          collect_stats(layouts[s.name], s, n)) for s in wf.steps]
     for r in results:
-        write_json_atomic(r.stats, os.path.join(r.out_dir, "stats.json"))
+        write_json_atomic(r.stats, layouts[r.name].stats_path)
     return failures, results
 
 
-def _fit(client, step: Step, srcs: list[str], out_dir: str) -> None:
-    """Run a corpus stage's fit once; its `_state/_fitted` marker makes a re-run skip it."""
-    state_dir = os.path.join(out_dir, "_state")
-    step.stage.state_dir = state_dir
-    done_marker = os.path.join(state_dir, "_fitted")
-    if os.path.exists(done_marker):
-        return
-    os.makedirs(state_dir, exist_ok=True)
+def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str]) -> dict:
+    """Run a corpus stage's fit (or a sink's write) once; the fit marker makes a re-run skip it."""
+    done = ctx.layout.read_fit()
+    if done is not None:
+        return done
+    os.makedirs(ctx.state_dir, exist_ok=True)
     workers = len(client.scheduler_info(n_workers=-1).get("workers", {})) or 1
     t0 = time.time()
-    info = step.stage.fit(FitContext(client, srcs, state_dir, workers)) or {}
-    write_json_atomic({"seconds": round(time.time() - t0, 3), **info}, done_marker)
+    fctx = FitContext(step=ctx, inputs=inputs, client=client, workers=workers)
+    info = (step.stage.write(fctx) if step.stage.kind == "sink" else step.stage.fit(fctx)) or {}
+    result = {"seconds": round(time.time() - t0, 3), **info}
+    write_json_atomic(result, ctx.layout.fit_marker)
+    return result
 
 
-def collect_stats(out_dir: str, step: Step, n_shards: int) -> dict:
+def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
     """Sum the shard markers of one step into its stats.json content."""
-    totals = {"stage": step.stage.versioned_name, "params": step.stage.params, "shards": n_shards,
-              "shards_done": 0, "docs_in": 0, "docs_out": 0, "docs_dropped": 0,
+    if step.stage.kind == "sink":
+        return _sink_stats(layout, step)
+    totals = {"stage": step.stage.versioned_name, "kind": step.stage.kind, "params": step.stage.params,
+              "shards": n_shards, "shards_done": 0, "docs_in": 0, "docs_out": 0, "docs_dropped": 0,
               "dropped_by_reason": {}, "counters": {}, "seconds": 0.0, "workers": {}}
     for i in range(n_shards):
-        m = read_marker(out_dir, i)
+        m = layout.read_marker(i)
         if m is None:
             continue
         totals["shards_done"] += 1
@@ -229,11 +251,18 @@ def collect_stats(out_dir: str, step: Step, n_shards: int) -> dict:
         totals["seconds"] += m["seconds"]
         totals["workers"][m["worker"]] = totals["workers"].get(m["worker"], 0) + 1
     totals["seconds"] = round(totals["seconds"], 3)
-    fitted = os.path.join(out_dir, "_state", "_fitted")
-    if step.stage.kind == "corpus" and os.path.exists(fitted):  # what the corpus-wide fit did and took
-        with open(fitted) as f:
-            totals["fit"] = json.load(f)
+    fitted = layout.read_fit()
+    if step.stage.kind == "corpus" and fitted is not None:  # what the corpus-wide fit did and took
+        totals["fit"] = fitted
     totals["complete"] = totals["shards_done"] == n_shards
     totals["balanced"] = totals["docs_in"] == totals["docs_out"] + totals["docs_dropped"]
-    totals["parts"] = len(list_parts(out_dir))
+    totals["parts"] = len(list_parts(layout.out_dir))
     return totals
+
+
+def _sink_stats(layout: StepLayout, step: Step) -> dict:
+    """A sink writes no documents: its totals are what it made (its `write` result)."""
+    product = layout.read_fit()
+    return {"stage": step.stage.versioned_name, "kind": "sink", "params": step.stage.params,
+            "complete": product is not None, "product": product or {},
+            "seconds": (product or {}).get("seconds", 0.0)}

@@ -21,7 +21,8 @@ class SourceScoped(Stage):
     kind = "map"
 
     def __init__(self, inner: Stage, sources: list[str]):
-        super().__init__(**inner.params)
+        # the inner stage has checked its own params; this wrapper declares none of its own
+        self.cfg, self.params, self._ready = inner.cfg, inner.params, False
         if inner.kind != "map":
             raise ValueError(f"`sources:` works on map stages only; {inner.versioned_name} is a {inner.kind} stage")
         self.inner = inner
@@ -35,13 +36,13 @@ class SourceScoped(Stage):
     def provides(self):
         return self.inner.provides()
 
-    def setup(self) -> None:
-        self.inner.ensure_setup()
+    def setup(self, ctx=None) -> None:
+        self.inner.ensure_setup(ctx)
 
-    def process(self, table: pa.Table) -> StageOutput:
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
         mask = pc.fill_null(pc.is_in(table.column("source"), value_set=pa.array(self.sources, pa.string())), False)
         chosen, others = table.filter(mask), table.filter(pc.invert(mask))
-        out = self.inner.process(chosen) if chosen.num_rows else StageOutput(chosen)
+        out = self.inner.process(chosen, ctx) if chosen.num_rows else StageOutput(chosen)
         kept = pa.concat_tables([conform(out.table), conform(others)], promote_options="permissive")
         counters = dict(out.counters)
         counters["rows_out_of_scope"] = others.num_rows

@@ -12,74 +12,49 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.schema import column_type, conform, drop_log, empty_drops, stable_id
-from gristmill.pipeline.shards import DROPPED_DIR, MARKER_DIR, PART, write_json_atomic, write_parquet_atomic
+from gristmill.pipeline.shards import write_json_atomic, write_parquet_atomic
 from gristmill.pipeline.stage import Stage, StageOutput, reason_counts
 
-# Per-worker-process cache of set-up stages: a model is built once per worker, not per shard.
+# Per-worker-process cache of set-up stages: a model is built once per worker and step,
+# not per shard. The step context is part of the key: the same stage class with the same
+# params in two steps (or two runs) reads different state.
 _STAGES: dict[str, Stage] = {}
 
 
-@dataclass(frozen=True)
-class ShardJob:
-    step: str          # step name (output folder)
-    out_dir: str
-    index: int         # output shard number
-    input_path: str    # source file, or the upstream part file
+def stage_key(stage: Stage, step: StepContext) -> str:
+    return (f"{type(stage).__module__}:{type(stage).__qualname__}:{step.out_dir}:{step.state_dir}:"
+            + json.dumps(stage.params, sort_keys=True, default=str)
+            + json.dumps(step.fit, sort_keys=True, default=str))
 
 
-def stage_key(stage: Stage) -> str:
-    return (f"{type(stage).__module__}:{type(stage).__qualname__}:{stage.state_dir}:"
-            + json.dumps(stage.params, sort_keys=True, default=str))
-
-
-def _cached(stage: Stage) -> Stage:
-    key = stage_key(stage)
+def _cached(stage: Stage, step: StepContext) -> Stage:
+    key = stage_key(stage, step)
     ready = _STAGES.get(key)
     if ready is None:
-        stage.ensure_setup()
+        stage.ensure_setup(step)
         _STAGES[key] = ready = stage
     return ready
 
 
-def marker_path(out_dir: str, index: int) -> str:
-    return os.path.join(out_dir, MARKER_DIR, PART.format(index).replace(".parquet", ".json"))
-
-
-def part_path(out_dir: str, index: int) -> str:
-    return os.path.join(out_dir, PART.format(index))
-
-
-def dropped_path(out_dir: str, index: int) -> str:
-    return os.path.join(out_dir, DROPPED_DIR, PART.format(index))
-
-
-def read_marker(out_dir: str, index: int) -> dict | None:
-    try:
-        with open(marker_path(out_dir, index)) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def _process_isolating(stage: Stage, table: pa.Table, index: int = 0) -> StageOutput:
+def _process_isolating(stage: Stage, table: pa.Table, ctx: ShardContext) -> StageOutput:
     """Run a map stage; if it raises, bisect the shard so only the offending documents are
     dropped (reason `stage_error`) and the rest of the shard goes through."""
     try:
-        return stage.process_shard(table, index)
+        return stage.process(table, ctx)
     except Exception as e:  # noqa: BLE001 - any stage bug or bad document is isolated
         if table.num_rows <= 1:
             msg = f"{type(e).__name__}: {e}"[:500]
             return StageOutput(table.slice(0, 0), drop_log(table, stage.versioned_name, "stage_error", msg),
                                {"stage_errors": table.num_rows})
         mid = table.num_rows // 2
-        a = _process_isolating(stage, table.slice(0, mid), index)
-        b = _process_isolating(stage, table.slice(mid), index)
+        a = _process_isolating(stage, table.slice(0, mid), ctx)
+        b = _process_isolating(stage, table.slice(mid), ctx)
         counters = dict(a.counters)
         for k, v in b.counters.items():
             counters[k] = counters.get(k, 0) + v
@@ -88,10 +63,10 @@ def _process_isolating(stage: Stage, table: pa.Table, index: int = 0) -> StageOu
             pa.concat_tables([a.drops, b.drops]), counters)
 
 
-def _process_empty(stage: Stage, table: pa.Table, index: int) -> StageOutput:
+def _process_empty(stage: Stage, table: pa.Table, ctx: ShardContext) -> StageOutput:
     """An empty shard still gets the stage's columns, so every part has one schema."""
     try:
-        return stage.process_shard(table, index)
+        return stage.process(table, ctx)
     except Exception:  # noqa: BLE001 - some stages cannot run on nothing; add their columns
         for name in stage.provides():
             if name not in table.column_names:
@@ -111,10 +86,10 @@ def _raise_if_stage_broken(stage: Stage, out: StageOutput, docs_in: int) -> None
         raise RuntimeError(f"stage {stage.versioned_name} failed on every document: {details.pop()}")
 
 
-def _run_source(stage: Stage, job: ShardJob) -> StageOutput:
-    path = job.input_path
+def _run_source(stage: Stage, ctx: ShardContext) -> StageOutput:
+    path = ctx.input_path
     try:
-        out = stage.process_source(path, job)
+        out = stage.process_file(path, ctx)
     except Exception as e:  # noqa: BLE001 - a file that cannot be read is reported, not fatal
         t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
         msg = f"{type(e).__name__}: {e}"[:500]
@@ -126,34 +101,35 @@ def _run_source(stage: Stage, job: ShardJob) -> StageOutput:
     return out
 
 
-def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
+def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
     """Process one shard end to end and return its stats (also written as the marker).
 
     `upstream` holds the upstream task's result so Dask orders the two; it is not used.
     """
-    done = read_marker(job.out_dir, job.index)
+    layout = ctx.step.layout
+    done = layout.read_marker(ctx.index)
     if done is not None:
         return {**done, "skipped": True}
     t0 = time.perf_counter()
-    stage = _cached(stage)
+    stage = _cached(stage, ctx.step)
     if stage.kind == "source":
-        out = _run_source(stage, job)
+        out = _run_source(stage, ctx)
         docs_in = out.records_in
     else:
-        table = conform(pq.read_table(job.input_path))
+        table = conform(pq.read_table(ctx.input_path))
         docs_in = table.num_rows
-        out = _process_isolating(stage, table, job.index) if docs_in else _process_empty(stage, table, job.index)
+        out = _process_isolating(stage, table, ctx) if docs_in else _process_empty(stage, table, ctx)
         _raise_if_stage_broken(stage, out, docs_in)
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()
     if docs_in != table.num_rows + drops.num_rows:
         raise RuntimeError(
-            f"stage {stage.versioned_name} broke the document count on {job.input_path}: "
+            f"stage {stage.versioned_name} broke the document count on {ctx.input_path}: "
             f"in={docs_in} out={table.num_rows} dropped={drops.num_rows}")
-    write_parquet_atomic(table, part_path(job.out_dir, job.index))
-    write_parquet_atomic(drops, dropped_path(job.out_dir, job.index))
+    write_parquet_atomic(table, layout.part(ctx.index))
+    write_parquet_atomic(drops, layout.dropped(ctx.index))
     stats = {
-        "input": job.input_path,
+        "input": ctx.input_path,
         "docs_in": docs_in,
         "docs_out": table.num_rows,
         "docs_dropped": drops.num_rows,
@@ -163,7 +139,7 @@ def run_shard(stage: Stage, job: ShardJob, *upstream) -> dict:
         "worker": _where(),
         "stage": stage.versioned_name,
     }
-    write_json_atomic(stats, marker_path(job.out_dir, job.index))
+    write_json_atomic(stats, layout.marker(ctx.index))
     return {**stats, "skipped": False}
 
 

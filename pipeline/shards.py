@@ -10,10 +10,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-PART = "part-{:05d}.parquet"
-MARKER_DIR = "_done"
-DROPPED_DIR = "dropped"
-PDF_QUEUE_DIR = "pdfs"  # ingest's PDF queue beside its documents, read by OCR
+from gristmill.pipeline.layout import hidden_part, list_parts  # noqa: F401 - list_parts: re-exported
 
 # Fixed writer settings: byte-identical output for identical tables is what makes
 # resumed runs identical to uninterrupted ones.
@@ -78,13 +75,4 @@ def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> 
 def _visible(path: str, root: str) -> bool:
     rel = os.path.relpath(path, root) if not root.startswith(("s3://", "http")) else path
     parts = rel.replace("\\", "/").split("/")
-    # the PDF queue holds PDFs for OCR, not documents
-    return not any(x.startswith((".", "_")) or x in (DROPPED_DIR, PDF_QUEUE_DIR) for x in parts)
-
-
-def list_parts(folder: str) -> list[str]:
-    """The kept-document shards of a stage output folder."""
-    if not os.path.isdir(folder):
-        return []
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                  if f.startswith("part-") and f.endswith(".parquet"))
+    return not any(hidden_part(x) for x in parts)

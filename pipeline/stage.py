@@ -1,18 +1,26 @@
 """The stage contract: Arrow table in, Arrow table + drop log + counters out.
 
-A stage never touches Dask. Two kinds exist:
+A stage never touches Dask, and learns where it runs only from the context it is handed
+(`gristmill.pipeline.context`). Four kinds exist:
 
-* ``map`` stages transform one shard of documents: ``process(table) -> StageOutput``.
-* ``corpus`` stages need the whole corpus first (dedupe, classifier or topic fitting):
-  the runner waits for every upstream shard, calls ``fit(ctx)`` once (which may fan out
-  over the cluster through ``ctx.map``) to write state into ``self.state_dir``, then runs
-  ``process(table)`` per shard like a map stage, with that state loaded in ``setup()``.
-* ``source`` stages turn one input file (a WARC, a JSONL, a PDF list...) into documents:
-  ``process_file(path) -> StageOutput``; every record read counts in ``docs_in``.
+* ``map`` stages transform one shard of documents: ``process(table, ctx) -> StageOutput``.
+* ``corpus`` stages need the whole corpus first (dedupe, classifier or topic fitting,
+  tokenizer training): the runner waits for every upstream shard, calls ``fit(ctx)`` once
+  (a FitContext; it may fan out over the cluster through ``ctx.map`` / ``ctx.compute``) to
+  write state into ``ctx.state_dir``, then runs ``process(table, ctx)`` per shard like a map
+  stage, with that state loaded in ``setup(step_ctx)``.
+* ``source`` stages turn one input file (a WARC, a JSONL, a PDF...) into documents:
+  ``process_file(path, ctx) -> StageOutput``; every record read counts in ``records_in``.
+* ``sink`` stages make something that is not documents (token shards, a trained model, a
+  report) from the whole upstream: ``write(ctx) -> dict`` once; they copy no documents, and
+  only sinks may follow a sink.
 
-A stage declares the columns it ``reads`` and the columns it ``adds``; the workflow
-loader checks these before any work starts. Heavy models are built in ``setup()``,
-which the runner calls once per worker process, not once per shard.
+Parameters are declared once, as the frozen dataclass ``Params`` (see
+`gristmill.pipeline.params`); ``Stage(**params)`` checks them and keeps the typed result in
+``self.cfg`` (``self.params`` is the same as a plain dict, defaults included). A stage
+declares the columns it ``reads`` and ``adds``; the workflow loader checks both before any
+work starts. Heavy models are built in ``setup()``, which the runner calls once per worker
+process and step, not once per shard.
 """
 
 from __future__ import annotations
@@ -24,7 +32,11 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gristmill.pipeline.context import FitContext, ShardContext, StepContext
+from gristmill.pipeline.params import NoParams, as_dict, parse
 from gristmill.pipeline.schema import conform, drop_log, empty_drops
+
+KINDS = ("map", "corpus", "source", "sink")
 
 
 @dataclass
@@ -37,11 +49,13 @@ class StageOutput:
 
 
 class Stage:
-    """Base class. Subclasses set the class attributes and implement process/process_file."""
+    """Base class. Subclasses set the class attributes, declare ``Params`` and implement
+    process / process_file / fit / write for their kind."""
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
-    kind: ClassVar[str] = "map"  # "map", "corpus" or "source"
+    kind: ClassVar[str] = "map"  # one of KINDS
+    Params: ClassVar[type] = NoParams
     reads: ClassVar[tuple[str, ...]] = ("text",)
     adds: ClassVar[tuple[str, ...]] = ()
     # Dask worker resources the stage prefers, e.g. {"GPU": 1}; the runner falls back to
@@ -54,39 +68,37 @@ class Stage:
     input_suffixes: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, **params: Any):
-        self.params = params
+        self.cfg = parse(type(self).Params, params, type(self).versioned())
+        self.params: dict[str, Any] = as_dict(self.cfg)
         self._ready = False
-        self.state_dir: str | None = None  # corpus stages: set by the runner before fit()
+
+    @classmethod
+    def versioned(cls) -> str:
+        return f"{cls.name}@{cls.version}"
 
     @property
     def versioned_name(self) -> str:
-        return f"{self.name}@{self.version}"
+        return self.versioned()
 
-    def setup(self) -> None:
-        """Build models / compile rules. Called once per worker before the first shard."""
+    def setup(self, ctx: StepContext | None = None) -> None:
+        """Build models / compile rules / load fitted state. Called once per worker and step
+        before the first shard; `ctx` is None when a stage is used by hand."""
 
-    def ensure_setup(self) -> None:
+    def ensure_setup(self, ctx: StepContext | None = None) -> None:
         if not self._ready:
-            self.setup()
+            self.setup(ctx)
             self._ready = True
 
-    def process(self, table: pa.Table) -> StageOutput:  # map stages
+    def process(self, table: pa.Table, ctx: ShardContext | None = None) -> StageOutput:  # map, corpus
         raise NotImplementedError
 
-    def process_shard(self, table: pa.Table, shard_index: int) -> StageOutput:
-        """What the runner calls per shard: `process(table)`, unless a stage needs to know
-        which shard it is on (a corpus stage whose state is partitioned by shard)."""
-        return self.process(table)
-
-    def process_file(self, path: str) -> StageOutput:  # source stages
+    def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:  # source
         raise NotImplementedError
 
-    def process_source(self, path: str, job) -> StageOutput:
-        """Source stages: `process_file` with the shard job (its `index` and `out_dir`), for
-        stages that write side outputs by shard (ingest's PDF queue). Default: ignore it."""
-        return self.process_file(path)
+    def fit(self, ctx: FitContext) -> dict | None:  # corpus: write state to ctx.state_dir
+        raise NotImplementedError
 
-    def fit(self, ctx) -> dict | None:  # corpus stages: write state to self.state_dir
+    def write(self, ctx: FitContext) -> dict | None:  # sink: write the product to ctx.out_dir
         raise NotImplementedError
 
     def provides(self) -> tuple[str, ...]:

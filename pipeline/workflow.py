@@ -20,13 +20,17 @@ import pyarrow.parquet as pq
 import yaml
 
 from gristmill.pipeline import registry
+from gristmill.pipeline.errors import GristmillError
+from gristmill.pipeline.params import ParamError, parse
 from gristmill.pipeline.shards import expand_inputs
 from gristmill.pipeline.stage import Stage
 
 ALWAYS_PROVIDED = ("id", "text")
+STEP_KEYS = ("name", "stage", "params", "sources")
+WORKFLOW_KEYS = ("name", "description", "inputs", "steps", "scheduler", "workers")
 
 
-class WorkflowError(ValueError):
+class WorkflowError(GristmillError, ValueError):
     pass
 
 
@@ -75,6 +79,10 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
     """Workflow from a parsed YAML mapping; raises WorkflowError on any problem."""
     if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list) or not spec["steps"]:
         raise WorkflowError("a workflow needs a non-empty `steps:` list")
+    unknown = [k for k in spec if k not in WORKFLOW_KEYS and not str(k).startswith("x-")]
+    if unknown:
+        raise WorkflowError(f"unknown workflow key {unknown[0]!r}; a workflow has {', '.join(WORKFLOW_KEYS)} "
+                            "(and x-... keys for your own notes)")
     steps: list[Step] = []
     seen: set[str] = set()
     for i, raw in enumerate(spec["steps"]):
@@ -82,6 +90,10 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
             raw = {"stage": raw}
         if not isinstance(raw, dict) or "stage" not in raw:
             raise WorkflowError(f"step {i}: needs a `stage:` key, got {raw!r}")
+        extra_keys = [k for k in raw if k not in STEP_KEYS]
+        if extra_keys:
+            raise WorkflowError(f"step {i} ({raw.get('name', raw['stage'])}): unknown key {extra_keys[0]!r}; "
+                                f"a step has {', '.join(STEP_KEYS)} (stage parameters go under `params:`)")
         try:
             cls = registry.resolve(str(raw["stage"]))
         except (registry.UnknownStage, ImportError, AttributeError, TypeError) as e:
@@ -94,14 +106,20 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
         if not isinstance(params, dict):
             raise WorkflowError(f"step {name}: `params:` must be a mapping")
         params = _paths_relative_to(params, base_dir)
+        try:  # declared parameters first: an unknown key or bad value names the step
+            parse(cls.Params, params, f"step {name!r} ({cls.versioned()})")
+        except ParamError as e:
+            raise WorkflowError(str(e)) from e
         try:
             stage = cls(**params)
             if raw.get("sources"):
                 from gristmill.pipeline.scoped import SourceScoped
 
                 stage = SourceScoped(stage, list(raw["sources"]))
+        except ParamError as e:
+            raise WorkflowError(f"step {name!r}: {e}") from e
         except (TypeError, ValueError, OSError) as e:
-            raise WorkflowError(f"step {name} ({cls.name}): bad params: {e}") from e
+            raise WorkflowError(f"step {name!r} ({cls.versioned()}): bad params: {e}") from e
         steps.append(Step(name=name, stage=stage))
     raw_inputs = inputs if inputs is not None else spec.get("inputs") or []
     if isinstance(raw_inputs, str):
@@ -157,6 +175,11 @@ def check_columns(wf: Workflow) -> None:
     for step in wf.steps[1:]:
         if step.stage.kind == "source":
             raise WorkflowError(f"step {step.name}: source stage {step.stage.name} can only be the first step")
+    for before, step in zip(wf.steps, wf.steps[1:]):
+        if before.stage.kind == "sink" and step.stage.kind != "sink":
+            raise WorkflowError(f"step {step.name!r} ({step.stage.versioned_name}) follows the sink "
+                                f"{before.name!r} ({before.stage.versioned_name}), which writes no documents: "
+                                "only sinks may follow a sink")
     first = wf.steps[0].stage
     available = set(ALWAYS_PROVIDED)
     if first.kind != "source" and wf.inputs:
@@ -169,3 +192,47 @@ def check_columns(wf: Workflow) -> None:
                 f"{', '.join(missing)} that no earlier step or input provides; "
                 f"available: {', '.join(sorted(available))}")
         available |= set(step.stage.provides())
+
+
+def json_schema() -> dict:
+    """JSON Schema for workflow files, generated from every registered stage's declared
+    parameters (`gristmill schema`); editors validate YAML recipes with it."""
+    from gristmill.pipeline.params import params_schema
+
+    variants = []
+    for key in registry.available():
+        try:
+            cls = registry.resolve(key)
+        except Exception:  # noqa: BLE001 - a broken third-party stage must not break the schema
+            continue
+        base = key.split("@")[0]
+        names = [key] + ([base] if registry.resolve(base) is cls else [])
+        variants.append({
+            "if": {"properties": {"stage": {"enum": names}}, "required": ["stage"]},
+            "then": {"properties": {"params": params_schema(cls.Params)}},
+        })
+    step = {
+        "type": "object", "required": ["stage"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "description": "output folder WORKDIR/<name>/ (default: the stage name)"},
+            "stage": {"type": "string", "description": "name, name@N or module:Class",
+                      "examples": registry.available()},
+            "params": {"type": "object"},
+            "sources": {"type": "array", "items": {"type": "string"},
+                        "description": "apply a map stage to these sources only; others pass through"},
+        },
+        "allOf": variants,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "gristmill workflow",
+        "type": "object", "required": ["steps"],
+        "properties": {
+            "name": {"type": "string"}, "description": {"type": "string"},
+            "inputs": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+            "scheduler": {"type": ["string", "null"]}, "workers": {"type": ["integer", "null"]},
+            "steps": {"type": "array", "minItems": 1, "items": {"anyOf": [{"type": "string"}, step]}},
+        },
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": False,
+    }

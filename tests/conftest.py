@@ -1,12 +1,8 @@
 import os
-import shutil
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
-SAMPLE = os.path.join(REPO, "workflows", "sample_data")
-QUICKSTART = os.path.join(REPO, "workflows", "quickstart.yaml")
+from tests.support.paths import QUICKSTART, REPO, SAMPLE, SHARED_DATA, copy_sample  # noqa: F401
 
 
 @pytest.fixture
@@ -27,12 +23,3 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
-
-
-def copy_sample(dst, n_files=None):
-    """Copy the bundled sample JSONL files (optionally only the first n) to `dst`."""
-    os.makedirs(dst, exist_ok=True)
-    files = sorted(f for f in os.listdir(SAMPLE) if f.endswith(".jsonl.gz"))
-    for f in files[:n_files]:
-        shutil.copy(os.path.join(SAMPLE, f), dst)
-    return dst

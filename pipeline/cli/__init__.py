@@ -1,0 +1,74 @@
+"""`gristmill` command line: the top layer. Each area exposes its commands as
+`COMMANDS` (see `gristmill.pipeline.commands`); this module collects them into one parser.
+Every stage command has one shape:
+
+    gristmill STAGE IN... --out DIR [--workers N] [--scheduler ADDRESS] [stage options]
+
+and writes DIR/part-*.parquet, DIR/dropped/part-*.parquet and DIR/stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from gristmill.pipeline.commands import Command, add_to_parser
+from gristmill.pipeline.errors import GristmillError
+
+# The areas' command tables, in the order `gristmill --help` lists them.
+AREA_CLIS = (
+    "gristmill.pipeline.cli.core",
+    "gristmill.pipeline.ingest.cli",
+    "gristmill.ocr.cli",
+    "gristmill.filters.cli",
+    "gristmill.tokenize.cli",
+    "gristmill.mixing.cli",
+)
+
+
+def commands() -> list[Command]:
+    out: list[Command] = []
+    for module in AREA_CLIS:
+        out.extend(importlib.import_module(module).COMMANDS)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gristmill", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in commands():
+        add_to_parser(sub, cmd)
+    return parser
+
+
+def _compat(argv: list[str]) -> list[str]:
+    """`gristmill mix TOKENIZED --out DIR ...` (before `mix` became a group) means `mix apply`."""
+    if len(argv) >= 2 and argv[0] == "mix" and not argv[1].startswith("-"):
+        from gristmill.mixing.cli import COMMANDS as MIX
+
+        group = next(c for c in MIX if c.name == "mix")
+        if argv[1] not in {c.name for c in group.subcommands}:
+            return ["mix", "apply", *argv[1:]]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _compat(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._command.run(args) or 0)
+    except (GristmillError, FileNotFoundError) as e:
+        print(f"gristmill: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # RunFailed: one clear line, no traceback wall
+        from gristmill.pipeline.runner import RunFailed
+
+        if isinstance(e, RunFailed):
+            print(f"gristmill: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

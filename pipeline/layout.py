@@ -1,0 +1,99 @@
+"""Every name of a step's folder layout, in one place.
+
+    OUT/part-00000.parquet          kept documents of shard 0 (document steps only)
+    OUT/dropped/part-00000.parquet  its drop log
+    OUT/_done/part-00000.json       its marker: written last, so a shard with one is finished
+    OUT/_state/                     a corpus or sink step's state (models, decisions, tokenizer)
+    OUT/_state/_fitted              the corpus-wide phase's result; present once it finished
+    OUT/stats.json                  the step's totals
+    OUT/pdfs/part-00000.parquet     ingest's PDF queue (a side output), read by `gristmill ocr`
+
+Two steps may share one folder (`gristmill tokenize` writes the tokenized documents and the
+token shards into one --out): the later one then keeps its state in `_state-<step>/` and its
+totals in `stats-<step>.json`, so neither overwrites the other's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+PART = "part-{:05d}.parquet"
+MARKER_DIR = "_done"
+DROPPED_DIR = "dropped"
+STATE_DIR = "_state"
+FIT_MARKER = "_fitted"
+STATS = "stats.json"
+PDF_QUEUE_DIR = "pdfs"
+RUN_SUMMARY = "run_summary.json"
+
+
+@dataclass(frozen=True)
+class StepLayout:
+    """Paths of one step's outputs. `owner` is False for a step that shares the folder of an
+    earlier step (its state and stats get the step's name)."""
+
+    out_dir: str
+    step: str = ""
+    owner: bool = True
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.join(self.out_dir, STATE_DIR if self.owner else f"{STATE_DIR}-{self.step}")
+
+    @property
+    def fit_marker(self) -> str:
+        return os.path.join(self.state_dir, FIT_MARKER)
+
+    @property
+    def stats_path(self) -> str:
+        return os.path.join(self.out_dir, STATS if self.owner else f"stats-{self.step}.json")
+
+    @property
+    def pdf_queue_dir(self) -> str:
+        return os.path.join(self.out_dir, PDF_QUEUE_DIR)
+
+    def part(self, index: int) -> str:
+        return part_path(self.out_dir, index)
+
+    def dropped(self, index: int) -> str:
+        return os.path.join(self.out_dir, DROPPED_DIR, PART.format(index))
+
+    def marker(self, index: int) -> str:
+        return os.path.join(self.out_dir, MARKER_DIR, PART.format(index).replace(".parquet", ".json"))
+
+    def read_marker(self, index: int) -> dict | None:
+        return _read_json(self.marker(index))
+
+    def read_fit(self) -> dict | None:
+        return _read_json(self.fit_marker)
+
+
+def part_path(out_dir: str, index: int) -> str:
+    return os.path.join(out_dir, PART.format(index))
+
+
+def is_part_name(name: str) -> bool:
+    return name.startswith("part-") and name.endswith(".parquet")
+
+
+def list_parts(folder: str) -> list[str]:
+    """The kept-document shards of a step's folder."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if is_part_name(f))
+
+
+def hidden_part(name: str) -> bool:
+    """Folders and files inside a step's folder that hold no documents (markers, state, drop
+    logs, the PDF queue, temp files): input discovery skips them."""
+    return name.startswith((".", "_")) or name in (DROPPED_DIR, PDF_QUEUE_DIR)
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

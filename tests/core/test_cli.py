@@ -1,0 +1,54 @@
+"""The command-line contract: names, output files and stats.json fields."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.support.paths import REPO
+
+CLI = [sys.executable, "-m", "gristmill.pipeline.cli"]
+
+
+def _run(args, **kw):
+    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=300, cwd=REPO, **kw)
+
+
+def test_filter_on_users_parquet_with_only_id_and_text(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    texts = ["", "short doc", "word " * 80]
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": texts}), src / "mine.parquet")
+    r = _run(["filter", str(src), "--out", str(tmp_path / "out"), "--rules", "length", "--workers", "1"])
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    assert os.path.exists(out / "part-00000.parquet") and os.path.exists(out / "dropped" / "part-00000.parquet")
+    stats = json.load(open(out / "stats.json"))
+    assert (stats["docs_in"], stats["docs_out"], stats["docs_dropped"]) == (3, 1, 2)
+    assert stats["dropped_by_reason"] == {"empty": 1, "too_few_words": 1}
+    kept = pq.read_table(out / "part-00000.parquet")
+    assert kept.column("id").to_pylist() == ["c"] and "url" in kept.column_names
+
+    r = _run(["inspect", str(out)])
+    assert r.returncode == 0, r.stderr
+    assert "1 documents" in r.stdout and "too_few_words" in r.stdout
+
+
+def test_bad_workflow_exits_2_with_a_message(tmp_path):
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("steps:\n  - stage: no_such_stage\n")
+    r = _run(["run", str(wf), "--workdir", str(tmp_path / "w")])
+    assert r.returncode == 2 and "unknown stage" in r.stderr
+
+
+def test_unknown_filter_rule_is_rejected(tmp_path):
+    r = _run(["filter", str(tmp_path), "--out", str(tmp_path / "o"), "--rules", "nope"])
+    assert r.returncode == 2 and "unknown rule" in r.stderr
+
+
+def test_stages_lists_registry():
+    r = _run(["stages"])
+    assert "length_filter@1" in r.stdout.split()
