@@ -188,6 +188,7 @@ def peak_rss_mib() -> float:
 def scale_one(args):
     """One scale run (in its own process, the corpus made in another, so peak-memory numbers
     are this run's)."""
+    from gristmill.pipeline.layout import StepLayout
     from gristmill.pipeline.runner import dask_client
 
     n = args.scale_one
@@ -201,7 +202,7 @@ def scale_one(args):
     with dask_client(workers=args.workers) as client:
         sec, clusters = run_gristmill(os.path.join(folder, "in"), os.path.join(folder, "out"), args, client)
         peaks = client.run(peak_rss_mib)
-    fit = json.load(open(os.path.join(folder, "out", "_state", "_fitted")))
+    fit = StepLayout(os.path.join(folder, "out")).read_fit()
     stats = json.load(open(os.path.join(folder, "out", "stats.json")))
     driver = peak_rss_mib()
     # the fit resets each worker's high-water mark per phase (and records each phase's): the

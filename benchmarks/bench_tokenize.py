@@ -84,29 +84,29 @@ def run_datatrove(tok_path: str, parquet: str) -> dict:
 
 
 def run_gristmill(tok_path: str, parquet: str, fast: bool) -> dict:
-    from gristmill.pipeline.shard_task import ShardJob, run_shard
+    from gristmill.pipeline.context import ShardContext, StepContext
+    from gristmill.pipeline.shard_task import run_shard
     from gristmill.tokenize.stages import TokenizeDocuments
 
     with tempfile.TemporaryDirectory() as out:
-        state = os.path.join(out, "_state")
-        os.makedirs(state)
+        step = StepContext.local(out, step="tokenize")
+        os.makedirs(step.state_dir)
         stage = TokenizeDocuments(tokenizer=tok_path, fast=fast)
-        stage.state_dir = state
         import shutil
 
-        shutil.copyfile(tok_path, os.path.join(state, "tokenizer.json"))
-        stage.ensure_setup()  # once per worker, as the runner does; not timed
+        shutil.copyfile(tok_path, os.path.join(step.state_dir, "tokenizer.json"))
+        stage.ensure_setup(step)  # once per worker, as the runner does; not timed
         import distributed  # noqa: F401 - already imported in a worker; keep imports out of the timing
         import pyarrow.parquet as pq
 
         pq.read_table(parquet)  # same warm file cache as the others
         t0, c0 = time.perf_counter(), time.process_time()
-        stats = run_shard(stage, ShardJob(step="tokenize", out_dir=out, index=0, input_path=parquet))
+        stats = run_shard(stage, ShardContext(step, 0, parquet))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         if fast:  # ids must equal raw HF's
             from tokenizers import Tokenizer
 
-            table = pq.read_table(os.path.join(out, "part-00000.parquet"), columns=["text", "tokens"])
+            table = pq.read_table(step.layout.part(0), columns=["text", "tokens"])
             hf = Tokenizer.from_file(tok_path)
             hf.encode_special_tokens = True
             texts = table.column("text").to_pylist()[:300]

@@ -7,19 +7,20 @@ flanking is needed. Like datatrove, the words of its allow-list (common ja/zh su
 removed from every list. The first match's word is the drop's detail. Blank lines of a list
 are skipped (an empty alternative would match almost every document).
 
-Params: `words`: a list file (local path or any fsspec URL, one word per line) used for every
-document, or {language: path/URL}; default: the LDNOOBW list of each document's `language`
-(the URLs datatrove uses), fetched once through fsspec into ~/.cache/gristmill/c4_badwords/.
-`keep_fraction` (0.0): share of matching documents kept anyway, drawn per document from a
-seeded hash of its id (`seed`, default 0), so the choice does not depend on sharding or order.
-`default_language` ("en") for documents without `language`; `fail_on_missing_language`
-(true): a language without a list fails the shard, else its documents are kept and counted.
+Lists: `words` names a list file (local path or any fsspec URL, one word per line) used for
+every document, or {language: path/URL}; by default each document's `language` gets the
+LDNOOBW list (the URLs datatrove uses), fetched once through fsspec into
+~/.cache/gristmill/c4_badwords/. `keep_fraction` of the matching documents is kept anyway,
+drawn per document from a seeded hash of its id, so the choice does not depend on sharding
+or order. A language without a list fails the shard unless `fail_on_missing_language` is
+false (then its documents are kept and counted).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -27,6 +28,7 @@ import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
 from gristmill.filters.dedupe.shingles import hash_strings, mix64
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 LDNOOBW = "https://raw.githubusercontent.com/LDNOOBW/List-of-Dirty-Naughty-Obscene-and-Otherwise-Bad-Words/"
@@ -81,20 +83,34 @@ RUST_META = set("\\.+*?()|[]{}^$#&-~")
 
 
 class C4BadWordsFilter(Stage):
+    """Drop documents containing a word of a bad-words list (C4; datatrove's C4BadWordsFilter)."""
+
     name = "c4_badwords"
     reads = ("text",)
 
+    @dataclass(frozen=True)
+    class Params:
+        words: str | dict[str, str] | None = param(
+            None, "word list (path or URL, one per line) for every document, or {language: path/URL} "
+                  "(default: LDNOOBW per language, downloaded)", cli="--badwords")
+        keep_fraction: float = param(0.0, "share of matching documents kept anyway (seeded per document id)",
+                                     ge=0.0, le=1.0)
+        seed: int = param(0, "seed of the keep_fraction draw")
+        default_language: str = param("en", "language of documents without `language`")
+        fail_on_missing_language: bool = param(True, "a language without a list fails the shard "
+                                                     "(false: its documents are kept and counted)")
+
     def __init__(self, **params):
         super().__init__(**params)
-        words = self.params.get("words")
+        words = self.cfg.words
         self.per_language = dict(words) if isinstance(words, dict) else None
         self.single = words if isinstance(words, str) else None
-        self.default_language = str(self.params.get("default_language", "en"))
-        self.keep_fraction = float(self.params.get("keep_fraction", 0.0))
-        self.seed = int(self.params.get("seed", 0))
+        self.default_language = self.cfg.default_language
+        self.keep_fraction = self.cfg.keep_fraction
+        self.seed = self.cfg.seed
         self.patterns: dict[str, str | None] = {}
 
-    def setup(self):
+    def setup(self, ctx=None):
         self.pattern_for(self.default_language)  # a list that cannot be had fails here, not mid-run
 
     def source_for(self, language: str) -> str | None:
@@ -109,14 +125,14 @@ class C4BadWordsFilter(Stage):
     def pattern_for(self, language: str) -> str | None:
         if language not in self.patterns:
             source = self.source_for(language)
-            if source is None and self.params.get("fail_on_missing_language", True):
+            if source is None and self.cfg.fail_on_missing_language:
                 raise ValueError(f"c4_badwords: no bad-words list for language {language!r}; give one in `words` "
                                  f"or set fail_on_missing_language: false")
             self.patterns[language] = None if source is None else pattern(read_list(source), language)
         return self.patterns[language]
 
-    def process(self, table: pa.Table) -> StageOutput:
-        self.ensure_setup()
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        self.ensure_setup(ctx.step if ctx is not None else None)
         n = table.num_rows
         text = tc.text_series(table).str.to_lowercase()
         langs = (pl.from_arrow(table.column("language")).cast(pl.String).fill_null(self.default_language)

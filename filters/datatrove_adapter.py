@@ -17,9 +17,12 @@ object per document: gristmill's columnar stages are the fast path.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
+from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.schema import drop_log
 from gristmill.pipeline.stage import Stage, StageOutput
 
@@ -48,24 +51,30 @@ def _import(path: str):
 
 
 class DatatroveStage(Stage):
-    """Params: step (dotted class path), args (constructor kwargs)."""
+    """Run any datatrove PipelineStep (filter, formatter, extractor) as a stage."""
 
     name = "datatrove"
     reads = ("text",)
 
-    def setup(self) -> None:
+    @dataclass(frozen=True)
+    class Params:
+        step: str | None = param(REQUIRED, "dotted path of the datatrove class, e.g. "
+                                           "datatrove.pipeline.filters.GopherQualityFilter")
+        args: dict[str, Any] | None = param({}, "keyword arguments for its constructor")
+
+    def setup(self, ctx=None) -> None:
         from datatrove.pipeline.filters.base_filter import BaseFilter
 
-        cls = _import(self.params["step"])
-        self.step = cls(**(self.params.get("args") or {}))
+        cls = _import(self.cfg.step)
+        self.step = cls(**(self.cfg.args or {}))
         self.is_filter = isinstance(self.step, BaseFilter)
         self.label = cls.__name__
 
-    def process(self, table: pa.Table) -> StageOutput:
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
         from datatrove.data import Document
 
         if not hasattr(self, "step"):
-            self.ensure_setup()
+            self.ensure_setup(ctx.step if ctx is not None else None)
         cols = {c: table.column(c).to_pylist() for c in _PASSED if c in table.column_names}
         texts = table.column("text").to_pylist()
         docs = []

@@ -15,11 +15,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from dataclasses import dataclass
 
 import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
+from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 WORD = r"\w+"
@@ -49,31 +51,37 @@ def ngram_hashes(texts: pl.Series, n: int) -> pl.DataFrame:
 
 
 class Decontaminate(Stage):
-    """Params: eval_files (list of paths, required), n (13), fields (JSONL keys to use),
-    action (drop | flag), min_matches (1)."""
+    """Flag or drop documents sharing long word n-grams with evaluation sets."""
 
     name = "decontaminate"
     reads = ("text",)
     adds = ("score_contamination",)
 
+    @dataclass(frozen=True)
+    class Params:
+        eval_files: list[str] | str | None = param(
+            REQUIRED, "the evaluation sets to protect: JSONL (optionally .gz) or text files")
+        n: int = param(13, "words per n-gram", ge=1)
+        fields: list[str] | None = param(None, "JSONL keys whose strings make an example (default: every string)")
+        action: str = param("drop", "what happens to a contaminated document", choices=("drop", "flag"))
+        min_matches: int = param(1, "shared n-grams that make a document contaminated", ge=1)
+
     def __init__(self, **params):
         super().__init__(**params)
+        files = self.cfg.eval_files or []
+        self.eval_files = [files] if isinstance(files, str) else list(files)
+        if not self.eval_files:
+            raise ValueError("decontaminate needs eval_files: the evaluation sets to protect")
         # fail when the workflow is loaded, not on a worker an hour later
-        files = params.get("eval_files") or []
-        missing = [f for f in ([files] if isinstance(files, str) else files) if "://" not in f and not os.path.exists(f)]
+        missing = [f for f in self.eval_files if "://" not in f and not os.path.exists(f)]
         if missing:
             raise FileNotFoundError(f"decontaminate: evaluation file(s) not found: {missing} (relative to {os.getcwd()})")
 
-    def setup(self):
-        files = self.params.get("eval_files") or []
-        if isinstance(files, str):
-            files = [files]
-        if not files:
-            raise ValueError("decontaminate needs eval_files: the evaluation sets to protect")
-        self.n = int(self.params.get("n", 13))
+    def setup(self, ctx=None):
+        self.n = self.cfg.n
         frames = []
-        for path in files:
-            examples = read_examples(path, self.params.get("fields"))
+        for path in self.eval_files:
+            examples = read_examples(path, self.cfg.fields)
             name = os.path.basename(path).split(".")[0]
             if os.path.basename(os.path.dirname(path)):  # e.g. gsm8k_qa/test.jsonl -> gsm8k_qa/test
                 name = f"{os.path.basename(os.path.dirname(path))}/{name}"
@@ -81,8 +89,8 @@ class Decontaminate(Stage):
                           .select("g", eval_set=pl.lit(name)))
         self.eval_ngrams = pl.concat(frames).unique("g", keep="first", maintain_order=True)
 
-    def process(self, table: pa.Table) -> StageOutput:
-        self.ensure_setup()
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        self.ensure_setup(ctx.step if ctx is not None else None)
         texts = tc.text_series(table)
         grams = ngram_hashes(texts, self.n)
         hits = grams.join(self.eval_ngrams, on="g", how="inner")
@@ -94,10 +102,10 @@ class Decontaminate(Stage):
         score = (per["hits"] / per["total"].clip(1)).cast(pl.Float32)
         table = table.drop_columns([c for c in ["score_contamination"] if c in table.column_names])
         table = table.append_column("score_contamination", score.to_arrow())
-        drop = self.params.get("action", "drop") == "drop"
+        drop = self.cfg.action == "drop"
+        min_matches = self.cfg.min_matches
         out = per.select(
-            reason=pl.when(pl.lit(drop) & (pl.col("hits") >= int(self.params.get("min_matches", 1))))
-            .then(pl.lit("eval_contamination")),
+            reason=pl.when(pl.lit(drop) & (pl.col("hits") >= min_matches)).then(pl.lit("eval_contamination")),
             detail=pl.format("{} shared {}-grams with {}", pl.col("hits"), pl.lit(self.n), pl.col("sets")))
         return split_by_reason(table, out["reason"].to_arrow(), self.versioned_name, detail=out["detail"].to_arrow(),
-                               counters={"docs_contaminated": int((per["hits"] >= int(self.params.get("min_matches", 1))).sum())})
+                               counters={"docs_contaminated": int((per["hits"] >= min_matches).sum())})

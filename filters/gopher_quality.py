@@ -10,16 +10,16 @@ Words are spaCy-like tokens (see text_columns); a symbol word has only punctuati
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import StageOutput, split_by_reason
 
-DEFAULTS = dict(min_doc_words=50, max_doc_words=100_000, min_avg_word_length=3, max_avg_word_length=10,
-                max_symbol_word_ratio=0.1, max_bullet_lines_ratio=0.9, max_ellipsis_lines_ratio=0.3,
-                min_alpha_words_ratio=0.8, min_stop_words=2,
-                stop_words=["the", "be", "to", "of", "and", "that", "have", "with"])
+STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
 
 def gopher_quality_stats(texts: pl.Series, stop_words) -> pl.DataFrame:
@@ -47,20 +47,35 @@ def gopher_quality_stats(texts: pl.Series, stop_words) -> pl.DataFrame:
 
 
 class GopherQualityFilter(tc.WordRuleStage):
-    """Params: see DEFAULTS (datatrove's names; `min_alpha_words_ratio` is its
-    `max_non_alpha_words_ratio`)."""
+    """The Gopher quality rules (datatrove's GopherQualityFilter), column-wise."""
 
     name = "gopher_quality"
 
-    def process(self, table: pa.Table) -> StageOutput:
-        p = {**DEFAULTS, **self.params}
-        s = gopher_quality_stats(tc.text_series(table), p["stop_words"])
+    # datatrove's names and defaults (`min_alpha_words_ratio` is its `max_non_alpha_words_ratio`);
+    # a null threshold switches its rule off
+    @dataclass(frozen=True)
+    class Params:
+        min_doc_words: int | None = param(50, "fewer non-symbol words: gopher_short_doc")
+        max_doc_words: int | None = param(100_000, "more non-symbol words: gopher_long_doc")
+        min_avg_word_length: float | None = param(3, "lower mean non-symbol word length: gopher_short_words")
+        max_avg_word_length: float | None = param(10, "higher mean non-symbol word length: gopher_long_words")
+        max_symbol_word_ratio: float | None = param(
+            0.1, "more '#' or ellipses per word: gopher_hashes / gopher_ellipsis")
+        max_bullet_lines_ratio: float | None = param(0.9, "larger share of lines starting with a bullet")
+        max_ellipsis_lines_ratio: float | None = param(0.3, "larger share of lines ending in an ellipsis")
+        min_alpha_words_ratio: float | None = param(0.8, "smaller share of words with a letter")
+        min_stop_words: int | None = param(2, "fewer distinct stop words: gopher_few_stop_words")
+        stop_words: list[str] = param(STOP_WORDS, "the stop words counted by min_stop_words")
+
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        s = gopher_quality_stats(tc.text_series(table), self.cfg.stop_words)
         words, nonsym = pl.col("n_words"), pl.col("n_nonsym")
         avg_len = pl.col("nonsym_chars") / nonsym
         lines = pl.col("n_lines")
 
         def rule(key, make):  # a None threshold switches the rule off
-            return make(p[key]) if p[key] is not None else pl.lit(False)
+            value = getattr(self.cfg, key)
+            return make(value) if value is not None else pl.lit(False)
 
         checks = [
             ("gopher_short_doc", rule("min_doc_words", lambda v: nonsym < v)),

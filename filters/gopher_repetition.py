@@ -15,15 +15,14 @@ get the exact greedy walk, over integer word hashes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import StageOutput, split_by_reason
-
-DEFAULTS = dict(dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
-                top_n_grams=[[2, 0.2], [3, 0.18], [4, 0.16]],
-                dup_n_grams=[[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.10]])
 
 
 def duplicate_parts(parts: pl.Expr, texts: pl.Series, prefix: str) -> pl.DataFrame:
@@ -96,15 +95,28 @@ def ngram_stats(texts: pl.Series, top_ns, dup_ns, dup_fracs=None) -> pl.DataFram
 
 
 class GopherRepetitionFilter(tc.WordRuleStage):
-    """Params: see DEFAULTS (datatrove's names and defaults); `None` or [] turns a rule off."""
+    """The Gopher repetition rules (datatrove's GopherRepetitionFilter), column-wise."""
 
     name = "gopher_repetition"
 
-    def process(self, table: pa.Table) -> StageOutput:
-        p = {**DEFAULTS, **self.params}
+    # datatrove's names and defaults; a null threshold (or an empty n-gram list) turns a rule off
+    @dataclass(frozen=True)
+    class Params:
+        dup_line_frac: float | None = param(0.3, "larger share of repeated lines: gopher_dup_line_frac")
+        dup_para_frac: float | None = param(0.3, "larger share of repeated paragraphs: gopher_dup_para_frac")
+        dup_line_char_frac: float | None = param(0.2, "larger share of characters in repeated lines")
+        dup_para_char_frac: float | None = param(0.2, "larger share of characters in repeated paragraphs")
+        top_n_grams: list[list[float]] | None = param(
+            [[2, 0.2], [3, 0.18], [4, 0.16]], "[n, fraction] pairs: top n-gram characters x count over the text")
+        dup_n_grams: list[list[float]] | None = param(
+            [[5, 0.15], [6, 0.14], [7, 0.13], [8, 0.12], [9, 0.11], [10, 0.10]],
+            "[n, fraction] pairs: characters inside repeated n-grams over the text")
+
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        cfg = self.cfg
         texts = tc.text_series(table)
-        top = [(int(n), f) for n, f in p["top_n_grams"] or []]
-        dup = [(int(n), f) for n, f in p["dup_n_grams"] or []]
+        top = [(int(n), f) for n, f in cfg.top_n_grams or []]
+        dup = [(int(n), f) for n, f in cfg.dup_n_grams or []]
         paras = duplicate_parts(pl.col("t").str.strip_chars().str.extract_all(r"[^\n]+(?:\n[^\n]+)*"), texts, "para")
         lines = duplicate_parts(pl.col("t").str.extract_all(r"[^\n]+"), texts, "line")
         s = pl.concat([paras, lines.drop("doc"), ngram_stats(texts, [n for n, _ in top], [n for n, _ in dup], [f for _, f in dup]).drop("doc"),
@@ -118,7 +130,8 @@ class GopherRepetitionFilter(tc.WordRuleStage):
         chars = pl.col("chars")
 
         def on(key, make):  # a None threshold switches the rule off
-            return make(p[key]) if p[key] is not None else pl.lit(False)
+            value = getattr(cfg, key)
+            return make(value) if value is not None else pl.lit(False)
 
         checks = [
             ("gopher_rep_empty", chars == 0),

@@ -18,12 +18,15 @@ Presets (filters/policies/*.yaml): permissive-only, honour-opt-outs, everything-
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import yaml
 
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 CONDITIONS = ("license", "opt_out", "source", "domain")
@@ -79,7 +82,7 @@ def condition(column: str, patterns: list) -> pl.Expr:
 
 
 class LicensePolicy(Stage):
-    """Params: policy (preset name, YAML path or dict; default honour-opt-outs)."""
+    """Apply a declared license / opt-out policy to ingest's evidence."""
 
     name = "license_policy"
     # license / opt_out / license_evidence / domain are core columns, null where ingest found
@@ -87,15 +90,20 @@ class LicensePolicy(Stage):
     # missing one reads as null: `license_unknown`, no opt-out)
     reads = ("text",)
 
+    @dataclass(frozen=True)
+    class Params:
+        policy: str | dict[str, Any] = param(
+            "honour-opt-outs", f"a preset ({', '.join(presets())}), a YAML file or an inline policy mapping")
+
     def __init__(self, **params):
         super().__init__(**params)
-        self.policy = load_policy(params.get("policy", "honour-opt-outs"))  # a bad policy fails at load
+        self.policy = load_policy(self.cfg.policy)  # a bad policy fails at load
 
-    def setup(self):
-        self.policy = load_policy(self.params.get("policy", "honour-opt-outs"))
+    def setup(self, ctx=None):
+        self.policy = load_policy(self.cfg.policy)
 
-    def process(self, table: pa.Table) -> StageOutput:
-        self.ensure_setup()
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        self.ensure_setup(ctx.step if ctx is not None else None)
         cols = {c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows, t)
                 for c, t in [("license", pa.string()), ("opt_out", pa.list_(pa.string())),
                              ("source", pa.string()), ("domain", pa.string()), ("license_evidence", pa.string())]}

@@ -15,11 +15,14 @@ IPv4-mapped IPv6 address is one IPv6 span, not an IPv6 prefix around a masked IP
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 import pyarrow as pa
 
 from gristmill.filters import text_columns as tc
 from gristmill.filters.pii_ipv6 import mask_ipv6
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 EMAIL = (r"(?-u:\b)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -61,28 +64,33 @@ PLACEHOLDERS = {"email": "<EMAIL>", "ipv6": "<IPV6_ADDRESS>", "ip": "<IP_ADDRESS
 
 
 class PIIFilter(Stage):
-    """Params: types (default [email, ipv6, ip, phone]), max_total (default 50; null = never drop),
-    max_per_type ({type: n}), public_ips_only (default true), placeholders ({type: text})."""
+    """Mask e-mails, public IP addresses and phone numbers; drop documents with too many."""
 
     name = "pii"
     reads = ("text",)
     adds = ("pii_counts",)
 
-    def setup(self):
-        types = list(self.params.get("types") or PLACEHOLDERS)
-        unknown = set(types) - set(PLACEHOLDERS)
-        if unknown:
-            raise ValueError(f"unknown PII types {sorted(unknown)}; known: {sorted(PLACEHOLDERS)}")
-        self.public_only = bool(self.params.get("public_ips_only", True))
+    @dataclass(frozen=True)
+    class Params:
+        types: list[str] = param(list(PLACEHOLDERS), "what to mask (an empty list: all of them)",
+                                 choices=tuple(PLACEHOLDERS))
+        max_total: int | None = param(50, "more masked spans drop the document as pii_over_limit (null: never)")
+        max_per_type: dict[str, int] = param({}, "{type: n}: more spans of one type drop the document")
+        public_ips_only: bool = param(True, "mask only public IP addresses (not private, loopback, docs...)")
+        placeholders: dict[str, str] = param({}, "{type: text} replacing the default <EMAIL>-style placeholders")
+
+    def setup(self, ctx=None):
+        types = list(self.cfg.types or PLACEHOLDERS)  # unknown types were refused when the params were read
+        self.public_only = self.cfg.public_ips_only
         ip = public_ipv4() if self.public_only else any_ipv4()
         # fixed order whatever the params say: e-mails first (their domains may hold IPs or
         # digits), IPv6 before IPv4 (`::ffff:1.2.3.4` is one address)
         self.patterns = {t: {"email": EMAIL, "ipv6": None, "ip": ip, "phone": PHONE}[t]
                          for t in PLACEHOLDERS if t in types}
-        self.placeholders = {**PLACEHOLDERS, **(self.params.get("placeholders") or {})}
+        self.placeholders = {**PLACEHOLDERS, **self.cfg.placeholders}
 
-    def process(self, table: pa.Table) -> StageOutput:
-        self.ensure_setup()
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        self.ensure_setup(ctx.step if ctx is not None else None)
         df = pl.DataFrame({"text": tc.text_series(table)})
         for t, pattern in self.patterns.items():
             if t == "ipv6":
@@ -94,9 +102,9 @@ class PIIFilter(Stage):
         types = list(self.patterns)
         total = pl.sum_horizontal(types) if types else pl.lit(0)
         over = pl.lit(False)
-        if self.params.get("max_total", 50) is not None:
-            over = over | (total > int(self.params.get("max_total", 50)))
-        for t, limit in (self.params.get("max_per_type") or {}).items():
+        if self.cfg.max_total is not None:
+            over = over | (total > self.cfg.max_total)
+        for t, limit in self.cfg.max_per_type.items():
             over = over | (pl.col(t) > int(limit))
         out = df.select("text", *types, reason=pl.when(over).then(pl.lit("pii_over_limit")),
                         detail=pl.concat_str([pl.format(f"{t}={{}}", pl.col(t)) for t in types], separator=" "))

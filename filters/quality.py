@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gristmill.filters import fasttext_model as ftm
+from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.shards import expand_inputs, write_json_atomic
 from gristmill.pipeline.stage import Stage, StageOutput
 
@@ -118,20 +120,25 @@ def load_metadata(model_dir: str) -> dict:
 
 
 class QualityScore(Stage):
-    """Params: model (MODEL_DIR from `classify train`), name (default: the model's name),
-    label (default: the model's positive label). Adds `score_<name>` (float32)."""
+    """Add `score_<name>` (float32) from a fastText model trained by `gristmill classify train`."""
 
     name = "quality_score"
     reads = ("text",)
 
+    @dataclass(frozen=True)
+    class Params:
+        model: str | None = param(REQUIRED, "MODEL_DIR written by `gristmill classify train`")
+        name: str | None = param(None, "scores go to score_<name> (default: the model's name)")
+        label: str | None = param(None, "label whose probability is the score (default: the model's positive label)")
+
     def __init__(self, **params):
         super().__init__(**params)
-        if not params.get("model"):
+        if not self.cfg.model:
             raise ValueError("quality_score needs `model:` (a folder written by `gristmill classify train`)")
-        self.model_dir = params["model"]
+        self.model_dir = self.cfg.model
         meta = load_metadata(self.model_dir)
-        self.score_name = params.get("name") or meta["name"]
-        self.label = params.get("label") or meta["label"]
+        self.score_name = self.cfg.name or meta["name"]
+        self.label = self.cfg.label or meta["label"]
 
     @property
     def column(self) -> str:
@@ -140,13 +147,13 @@ class QualityScore(Stage):
     def provides(self):
         return (self.column,)
 
-    def model_path(self) -> str:
+    def model_path(self, ctx=None) -> str:
         return os.path.join(self.model_dir, MODEL_FILE)
 
-    def setup(self):
-        self.scorer = ftm.Scorer(self.model_path(), self.label)
+    def setup(self, ctx=None):
+        self.scorer = ftm.Scorer(self.model_path(ctx), self.label)
 
-    def process(self, table: pa.Table) -> StageOutput:
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
         scores = self.scorer.score(table.column("text"))
         if self.column in table.column_names:
             table = table.drop_columns([self.column])
@@ -164,52 +171,80 @@ def _training_text(path: str, positive: tuple, negative: tuple | None) -> tuple[
     return text.filter(is_pos.combine_chunks()), text.filter(is_neg.combine_chunks())
 
 
+_FT = ftm.DEFAULT_PARAMS
+
+
 class QualityClassifier(QualityScore):
-    """Params: name (default "quality"), positive_sources (list, required unless `model`
-    exists), negative_sources (default: every other source), model (a MODEL_DIR: loaded if
-    it holds a model, else the trained model is saved there too), heldout (0.1), seed,
-    max_per_class, and fastText settings (lr, epoch, dim, wordNgrams, minCount, bucket, thread)."""
+    """Train a fastText quality classifier on the stream's own sources (or load one), then score."""
 
     name = "quality_classifier"
     kind = "corpus"
     reads = ("text", "source")
 
+    @dataclass(frozen=True)
+    class Params:
+        name: str | None = param(None, "scores go to score_<name>; unset: quality, or the loaded model's name")
+        positive_sources: list[str] | None = param(None, "sources whose documents are the positives "
+                                                         "(required unless `model` holds a trained model)")
+        negative_sources: list[str] | None = param(None, "sources whose documents are the negatives "
+                                                         "(default: every other source)")
+        model: str | None = param(None, "MODEL_DIR: loaded if it holds a model, else the trained model is "
+                                        "copied there too")
+        heldout: float = param(0.1, "fraction of each class held out for metrics", ge=0.0, le=1.0)
+        seed: int = param(0, "seed of the split, the sampling and fastText")
+        max_per_class: int | None = param(None, "at most this many documents of each class", ge=1)
+        # fastText's own settings (names as fastText spells them)
+        lr: float = param(_FT["lr"], "fastText learning rate (halved and retried if training diverges)", gt=0)
+        epoch: int = param(_FT["epoch"], "fastText epochs", ge=1)
+        dim: int = param(_FT["dim"], "fastText vector size", ge=1)
+        wordNgrams: int = param(_FT["wordNgrams"], "fastText word n-gram length", ge=1, cli="--word-ngrams")
+        minCount: int = param(_FT["minCount"], "fastText minimal word count", ge=1, cli="--min-count")
+        loss: str = param(_FT["loss"], "fastText loss", choices=("softmax", "ns", "hs", "ova"))
+        thread: int = param(_FT["thread"], "fastText training threads", ge=1, cli="--threads")
+        bucket: int = param(_FT["bucket"], "fastText hash buckets for word n-grams", ge=1)
+
     def __init__(self, **params):
         Stage.__init__(self, **params)
-        self.score_name = params.get("name") or "quality"
+        cfg = self.cfg
+        self.score_name = cfg.name or "quality"
         self.label = ftm.LABEL_PREFIX + ftm.POSITIVE
-        model = params.get("model")
-        self.preloaded = bool(model and os.path.exists(os.path.join(model, METADATA_FILE)))
+        self.preloaded = bool(cfg.model and os.path.exists(os.path.join(cfg.model, METADATA_FILE)))
         if self.preloaded:
-            meta = load_metadata(model)
-            self.score_name = params.get("name") or meta["name"]
+            meta = load_metadata(cfg.model)
+            self.score_name = cfg.name or meta["name"]
             self.label = meta["label"]
-        elif not params.get("positive_sources"):
+        elif not cfg.positive_sources:
             raise ValueError("quality_classifier needs `positive_sources:` (or `model:` pointing to a trained model)")
 
-    def trained_dir(self) -> str:
+    def trained_dir(self, state_dir: str | None) -> str:
         if self.preloaded:
-            return self.params["model"]
-        return os.path.join(self.state_dir, "model")
+            return self.cfg.model
+        if state_dir is None:
+            raise RuntimeError(f"{self.versioned_name}: no step context, so no state folder to load the model from")
+        return os.path.join(state_dir, "model")
 
-    def model_path(self) -> str:
-        return os.path.join(self.trained_dir(), MODEL_FILE)
+    def model_path(self, ctx=None) -> str:
+        return os.path.join(self.trained_dir(ctx.state_dir if ctx is not None else None), MODEL_FILE)
 
     def fit(self, ctx) -> dict:
+        cfg = self.cfg
         if self.preloaded:
-            return {"loaded": self.params["model"]}
-        pos_src = tuple(self.params["positive_sources"])
-        neg_src = tuple(self.params.get("negative_sources") or ())
+            return {"loaded": cfg.model}
+        pos_src = tuple(cfg.positive_sources)
+        neg_src = tuple(cfg.negative_sources or ())
         parts = ctx.map(functools.partial(_training_text, positive=pos_src, negative=neg_src), ctx.inputs)
         positive = pa.concat_arrays([p for p, _ in parts])
         negative = pa.concat_arrays([n for _, n in parts])
-        params = {k: self.params[k] for k in FASTTEXT_KEYS if k in self.params}
-        meta = train_classifier(positive, negative, self.trained_dir(), name=self.score_name, params=params,
-                                heldout=float(self.params.get("heldout", 0.1)),
-                                seed=int(self.params.get("seed", 0)),
-                                max_per_class=self.params.get("max_per_class"),
+        meta = train_classifier(positive, negative, self.trained_dir(ctx.state_dir), name=self.score_name,
+                                params=fasttext_params(cfg), heldout=cfg.heldout, seed=cfg.seed,
+                                max_per_class=cfg.max_per_class,
                                 data_info={"positive_sources": list(pos_src),
                                            "negative_sources": list(neg_src) or "all other sources"})
-        if self.params.get("model"):  # keep a copy where the user asked for it
-            shutil.copytree(self.trained_dir(), self.params["model"], dirs_exist_ok=True)
+        if cfg.model:  # keep a copy where the user asked for it
+            shutil.copytree(self.trained_dir(ctx.state_dir), cfg.model, dirs_exist_ok=True)
         return {"heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"], "data": meta["data"]}
+
+
+def fasttext_params(cfg) -> dict:
+    """fastText's settings from a QualityClassifier's params (fastText's names)."""
+    return {k: getattr(cfg, k) for k in FASTTEXT_KEYS}

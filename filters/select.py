@@ -15,17 +15,22 @@ Reasons: `no_score` (null score), `below_threshold`, `below_top_fraction`.
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.shards import write_json_atomic
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 NULL_GROUP = "\x00null"
+CUTOFFS_FILE = "cutoffs.json"
 
 
 def sort_keys(scores: np.ndarray) -> np.ndarray:
@@ -90,28 +95,34 @@ def _bin_from_top(hist: np.ndarray, k: int) -> tuple[int, int]:
 
 
 class Select(Stage):
-    """Params: column (e.g. score_quality), threshold | top_fraction, by (default source)."""
+    """Keep documents by a score column: above a threshold, or the top fraction per group."""
 
     name = "select"
     reads = ()
 
+    @dataclass(frozen=True)
+    class Params:
+        column: str | None = param(REQUIRED, "score column, e.g. score_quality")
+        threshold: float | None = param(None, "keep documents scoring at least this (a map step)")
+        top_fraction: float | None = param(None, "keep this top fraction of each group (a corpus step)",
+                                           gt=0.0, le=1.0)
+        by: str = param("source", "group for top_fraction")
+
     def __init__(self, **params):
         super().__init__(**params)
-        self.column = params.get("column")
+        self.column = self.cfg.column
         if not self.column:
             raise ValueError("select needs `column:` (e.g. score_quality)")
-        has_t, has_f = params.get("threshold") is not None, params.get("top_fraction") is not None
+        has_t, has_f = self.cfg.threshold is not None, self.cfg.top_fraction is not None
         if has_t == has_f:
             raise ValueError("select needs exactly one of `threshold:` or `top_fraction:`")
-        self.by = params.get("by", "source")
-        if has_f and not 0 < float(params["top_fraction"]) <= 1:
-            raise ValueError("top_fraction must be in (0, 1]")
+        self.by = self.cfg.by
         self.kind = "corpus" if has_f else "map"
         self.reads = (self.column, self.by) if has_f else (self.column,)
         self.cutoffs: dict[str, float] = {}
 
     def fit(self, ctx) -> dict:
-        frac = float(self.params["top_fraction"])
+        frac = self.cfg.top_fraction
         fn = functools.partial(_histograms, column=self.column, by=self.by)
         high = _merge(ctx.map(functools.partial(fn, high_bins=None), ctx.inputs))
         need, chosen, above = {}, {}, {}
@@ -125,20 +136,20 @@ class Select(Stage):
             cutoffs[g] = key_to_float((chosen[g] << 16) | lo_bin)
         state = {"column": self.column, "by": self.by, "top_fraction": frac,
                  "cutoffs": cutoffs, "group_sizes": {g: int(h.sum()) for g, h in high.items()}}
-        write_json_atomic(state, f"{ctx.state_dir}/cutoffs.json")
+        write_json_atomic(state, os.path.join(ctx.state_dir, CUTOFFS_FILE))
         return state
 
-    def setup(self):
+    def setup(self, ctx=None):
         if self.kind == "corpus":
-            import json
-
-            with open(f"{self.state_dir}/cutoffs.json") as f:
+            if ctx is None:
+                raise RuntimeError(f"{self.versioned_name}: top_fraction needs the step context to load its cut-offs")
+            with open(os.path.join(ctx.state_dir, CUTOFFS_FILE)) as f:
                 self.cutoffs = json.load(f)["cutoffs"]
 
-    def process(self, table: pa.Table) -> StageOutput:
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
         score = table.column(self.column).cast(pa.float32())
         if self.kind == "map":
-            cutoff = pa.scalar(float(self.params["threshold"]), pa.float32())
+            cutoff = pa.scalar(self.cfg.threshold, pa.float32())
             reason_code = "below_threshold"
         else:
             group = pc.fill_null(table.column(self.by).cast(pa.string()), NULL_GROUP)

@@ -177,5 +177,5 @@ class WordRuleStage(Stage):
 
     reads = ("text",)
 
-    def setup(self):
+    def setup(self, ctx=None):
         word_pattern()

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gristmill.pipeline.errors import GristmillError
 
-class InfeasibleMixture(ValueError):
-    pass
+
+class InfeasibleMixture(GristmillError, ValueError):
+    """A mixture the data cannot give (a domain missing or short of tokens under its cap);
+    the command line prints it as one line."""
 
 
 @dataclass

@@ -9,7 +9,10 @@ memory limit; a PDF that cannot be read is dropped with a reason, never lost.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -17,6 +20,9 @@ import pyarrow.parquet as pq
 
 from gristmill.ocr.assemble import assemble
 from gristmill.ocr.isolate import DocResult, PdfWorker
+from gristmill.ocr.router import RouterConfig
+from gristmill.pipeline.context import ShardContext
+from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import conform, drop_log, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
 
@@ -31,12 +37,7 @@ OUT_COLUMNS = {
 
 
 class OcrStage(Stage):
-    """Params (all optional):
-    source ("pdf"), text_mode ("plain" | "markdown": pymupdf4llm for text-layer pages),
-    ocr ("cpu" | "none"), dpi (150), threads (1: onnxruntime threads per worker),
-    router ({...}: RouterConfig fields), page_timeout_s (120), doc_timeout_s (1800),
-    mem_limit_mb (3072), max_failed_pages (0.1: share of pages that may fail),
-    remove_running_lines (true)."""
+    """PDFs to documents, one per PDF, each page routed to the cheapest engine that reads it right."""
 
     name = "ocr"
     kind = "source"
@@ -45,8 +46,35 @@ class OcrStage(Stage):
             "fetched_at", "license", "license_evidence", "opt_out", "meta", *OUT_COLUMNS)
     device = "cpu"
 
+    @dataclass(frozen=True)
+    class Params:
+        source: str = param("pdf", "`source` (mixing domain) of the documents")
+        text_mode: str = param("plain", "text-layer pages: pymupdf lines (fast), pymupdf4llm Markdown (tables; "
+                                        "~300x slower), or auto: Markdown only on pages with ruled lines (tables)",
+                               choices=("plain", "markdown", "auto"))
+        ocr: str = param("cpu", "OCR for pages that need it: the bundled engine, or none (text layers only)",
+                         choices=("cpu", "none"))
+        dpi: int = param(150, "resolution pages are rendered at for OCR", gt=0)
+        threads: int = param(1, "onnxruntime threads per PDF worker", ge=1)
+        router: dict[str, Any] = param({}, "page router settings (fields of ocr.router.RouterConfig)")
+        render_px: int = param(1288, "long side in pixels of pages rendered for a VLM", gt=0)
+        page_timeout_s: float = param(120.0, "CPU seconds per page before it is failed (5x that in wall time)",
+                                      gt=0, cli="--page-timeout")
+        doc_timeout_s: float = param(1800.0, "seconds per PDF before it is dropped", gt=0, cli="--doc-timeout")
+        mem_limit_mb: int = param(3072, "address-space limit of the PDF worker", gt=0)
+        max_failed_pages: float = param(0.1, "share of a PDF's pages that may fail before it is dropped",
+                                        ge=0, le=1)
+        remove_running_lines: bool = param(True, "remove running headers, footers and page numbers")
+        batch_pdfs: int = param(16, "PDFs of a queue shard parsed before their pages are finished together", ge=1)
+        origin_names: dict[str, str] = param({}, "input path -> the `origin_file` to record for it "
+                                                 "(the command line keeps paths as the user gave them)")
+
     def __init__(self, **params):
         super().__init__(**params)
+        known = {f.name for f in dataclasses.fields(RouterConfig)}
+        unknown = sorted(set(self.cfg.router) - known)
+        if unknown:
+            raise ValueError(f"router: unknown setting {unknown[0]!r}; settings: {', '.join(sorted(known))}")
         self._worker: PdfWorker | None = None
 
     def __getstate__(self):
@@ -56,23 +84,22 @@ class OcrStage(Stage):
 
     # -- options ------------------------------------------------------------------------
     def worker_opts(self) -> dict:
-        p = self.params
-        return {"text_mode": p.get("text_mode", "plain"), "ocr": self._ocr_mode(), "dpi": int(p.get("dpi", 150)),
-                "threads": int(p.get("threads", 1)), "router": dict(p.get("router") or {}),
-                "render_px": int(p.get("render_px", 1288))}
+        c = self.cfg
+        return {"text_mode": c.text_mode, "ocr": self._ocr_mode(), "dpi": c.dpi, "threads": c.threads,
+                "router": dict(c.router), "render_px": c.render_px}
 
     def _ocr_mode(self) -> str:
-        mode = self.params.get("ocr", "cpu")
+        mode = self.cfg.ocr
         return "cuda" if mode == "cpu" and self.device == "cuda" else mode
 
     def worker(self) -> PdfWorker:
         if self._worker is None:
-            self._worker = PdfWorker.shared(int(self.params.get("mem_limit_mb", 3072)))
+            self._worker = PdfWorker.shared(self.cfg.mem_limit_mb)
         return self._worker
 
     # -- input --------------------------------------------------------------------------
-    def process_file(self, path: str) -> StageOutput:
-        path = (self.params.get("origin_names") or {}).get(path, path)
+    def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:
+        path = self.cfg.origin_names.get(path, path)
         if path.lower().endswith(".parquet"):
             return self._queue(path)
         head = b""
@@ -105,7 +132,7 @@ class OcrStage(Stage):
         return self._collect(self._queue_batches(table.select(cols).to_batches(max_chunksize=self._batch_pdfs())))
 
     def _batch_pdfs(self) -> int:
-        return int(self.params.get("batch_pdfs", 16))
+        return self.cfg.batch_pdfs
 
     def _queue_batches(self, batches) -> list[dict]:
         results = []
@@ -127,9 +154,8 @@ class OcrStage(Stage):
 
     # -- one document -------------------------------------------------------------------
     def run_worker(self, src) -> DocResult:
-        p = self.params
-        return self.worker().run(src, self.worker_opts(), page_timeout_s=float(p.get("page_timeout_s", 120)),
-                                 doc_timeout_s=float(p.get("doc_timeout_s", 1800)))
+        return self.worker().run(src, self.worker_opts(), page_timeout_s=self.cfg.page_timeout_s,
+                                 doc_timeout_s=self.cfg.doc_timeout_s)
 
     def finish_pages(self, docs: list[tuple[DocResult, dict]]) -> None:
         """Hook for engines that complete pages in this process (the VLM client), given
@@ -151,7 +177,7 @@ class OcrStage(Stage):
                 reason, detail = "truncated_pdf", f"{reason}: {detail}"
             return self._dropped_row(row, reason, detail, counters)
         n = int(res.info["pages"])
-        doc = assemble(n, res.pages, remove_running=bool(self.params.get("remove_running_lines", True)))
+        doc = assemble(n, res.pages, remove_running=self.cfg.remove_running_lines)
         counters.update({"pages": n, "pages_ocr": doc.pages_ocr, "pages_failed": doc.pages_failed,
                          "running_lines_removed": doc.running_lines_removed, **doc.counters})
         counters["gpu_fallback_pages"] = sum(1 for pg in res.pages.values() if pg.get("gpu_fallback"))
@@ -165,7 +191,7 @@ class OcrStage(Stage):
                "page_engines": doc.engines, "page_routes": doc.routes, "page_offsets": doc.page_offsets,
                "license": rights.get("license"), "license_evidence": rights.get("license_evidence"),
                "opt_out": rights.get("opt_out") or [], "meta": meta}
-        max_failed = float(self.params.get("max_failed_pages", 0.1))
+        max_failed = self.cfg.max_failed_pages
         if doc.pages_failed and doc.pages_failed > max_failed * n:
             failed = [r for r in doc.routes if r.startswith("failed")]
             return self._dropped_row(out, "truncated_pdf" if truncated else "too_many_failed_pages",
@@ -184,7 +210,7 @@ class OcrStage(Stage):
 
     # -- output -------------------------------------------------------------------------
     def _collect(self, results: list[dict]) -> StageOutput:
-        source = self.params.get("source", "pdf")
+        source = self.cfg.source
         kept = [r["kept"] for r in results if "kept" in r]
         dropped = [r["dropped"] for r in results if "dropped" in r]
         counters: dict[str, int] = {}
@@ -223,9 +249,10 @@ def _documents(kept: list[dict], source: str) -> pa.Table:
 
 
 class OcrGpuStage(OcrStage):
-    """`ocr_gpu@1`: the same router with the bundled OCR engine on CUDA. Asks Dask for a
-    GPU worker; without one (or without onnxruntime's CUDA provider) it runs on CPU and
-    counts the pages in `gpu_fallback_pages`."""
+    """The router of ocr@1 with the bundled OCR engine on CUDA (CPU fallback).
+
+    Asks Dask for a GPU worker; without one (or without onnxruntime's CUDA provider) it
+    runs on CPU and counts the pages in `gpu_fallback_pages`."""
 
     name = "ocr_gpu"
     resources = {"GPU": 1}

@@ -10,26 +10,37 @@ the server cannot read falls back to its text layer, then to the bundled CPU eng
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 from gristmill.ocr.isolate import DocResult
 from gristmill.ocr.stage import OcrStage
 from gristmill.ocr.vlm import VlmClient
+from gristmill.pipeline.params import REQUIRED, param
 
 
 class OcrVlmStage(OcrStage):
-    """Params of `ocr@1`, plus vlm_url (required), vlm_model ("olmocr"), vlm_in_flight (32),
-    vlm_timeout_s (300), vlm_fallback ("cpu": text layer, then CPU OCR | "text": text layer
-    only | "none")."""
+    """The router of ocr@1, with pages that need OCR read by a VLM behind an OpenAI-compatible server."""
 
     name = "ocr_vlm"
     # The server runs on GPU nodes; the client goes where it is (localhost:8000 there).
     resources = {"GPU": 1}
     deterministic = False  # a sampled model answer may differ between runs
 
+    @dataclass(frozen=True)
+    class Params(OcrStage.Params):
+        vlm_url: str | None = param(REQUIRED, "OpenAI-compatible server, e.g. http://localhost:8000/v1")
+        vlm_model: str = param("olmocr", "model name the server serves")
+        vlm_in_flight: int = param(32, "page requests in flight at once", ge=1)
+        vlm_timeout_s: float = param(300.0, "seconds per request before it is retried", gt=0)
+        vlm_attempts: int = param(8, "attempts per page (rising temperature) before the page fails", ge=1)
+        vlm_fallback: str = param("cpu", "a page the server cannot read: its text layer, then the bundled CPU "
+                                         "OCR (cpu), the text layer only (text), or fail it (none)",
+                                  choices=("cpu", "text", "none"))
+
     def __init__(self, **params):
-        if not params.get("vlm_url"):
-            raise ValueError("ocr_vlm needs vlm_url (an OpenAI-compatible server, e.g. http://localhost:8000/v1)")
         super().__init__(**params)
+        if not self.cfg.vlm_url:
+            raise ValueError("ocr_vlm needs vlm_url (an OpenAI-compatible server, e.g. http://localhost:8000/v1)")
         self._client = None
         self._cpu = None
 
@@ -43,11 +54,9 @@ class OcrVlmStage(OcrStage):
 
     def client(self) -> VlmClient:
         if self._client is None:
-            p = self.params
-            self._client = VlmClient(p["vlm_url"], model=p.get("vlm_model", "olmocr"),
-                                     max_in_flight=int(p.get("vlm_in_flight", 32)),
-                                     timeout_s=float(p.get("vlm_timeout_s", 300)),
-                                     max_attempts=int(p.get("vlm_attempts", 8)))
+            c = self.cfg
+            self._client = VlmClient(c.vlm_url, model=c.vlm_model, max_in_flight=c.vlm_in_flight,
+                                     timeout_s=c.vlm_timeout_s, max_attempts=c.vlm_attempts)
         return self._client
 
     def _cpu_read(self, png: bytes):
@@ -57,7 +66,7 @@ class OcrVlmStage(OcrStage):
         if self._cpu is None:
             from gristmill.ocr.cpu_ocr import RapidOcrEngine
 
-            self._cpu = RapidOcrEngine(threads=int(self.params.get("threads", 1)))
+            self._cpu = RapidOcrEngine(threads=self.cfg.threads)
         img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         return self._cpu.read(img)
 
@@ -65,8 +74,7 @@ class OcrVlmStage(OcrStage):
         todo = [(pg, counters) for res, counters in docs for pg in res.pages.values()
                 if pg.get("engine") == "vlm" and pg.get("png")]
         answers = self.client().read_pages([pg["png"] for pg, _ in todo])  # the whole batch in flight
-        fallback = self.params.get("vlm_fallback", "cpu")
-        model = self.params.get("vlm_model", "olmocr")
+        fallback, model = self.cfg.vlm_fallback, self.cfg.vlm_model
         for (pg, counters), ans in zip(todo, answers):
             png = pg.pop("png")
             layer = pg.pop("fallback_lines", [])

@@ -75,6 +75,7 @@ def add_param_options(p, stage_cls, names: list[str] | None = None, exclude: tup
         flag = option_name(info)
         help = info.help + (f" (default: {default})" if default not in (None, "", [], {}) else "")
         kw: dict[str, Any] = {"dest": f"param_{name}", "help": help}
+        metavar = name.upper()
         base = _scalar(info.type)
         if base is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, **kw)
@@ -86,6 +87,8 @@ def add_param_options(p, stage_cls, names: list[str] | None = None, exclude: tup
             kw["type"] = base
         if info.choices:
             kw["choices"] = info.choices
+        else:
+            kw["metavar"] = metavar
         p.add_argument(flag, default=default, required=name in required, **kw)
 
 

@@ -7,7 +7,7 @@ import os
 
 import polars as pl
 
-from gristmill.pipeline.layout import DROPPED_DIR, RUN_SUMMARY, list_parts
+from gristmill.pipeline.layout import DROPPED_DIR, RUN_SUMMARY, STATS, list_parts
 
 
 def _step_dirs(workdir: str) -> list[str]:
@@ -59,7 +59,7 @@ def inspect_stage(folder: str, rows: int = 3) -> str:
             out.append("dropped here, by reason:")
             for reason, n in d.iter_rows():
                 out.append(f"  {reason:30s} {n:>9,}")
-    stats_path = os.path.join(folder, "stats.json")
+    stats_path = os.path.join(folder, STATS)
     if os.path.exists(stats_path):
         with open(stats_path) as f:
             s = json.load(f)

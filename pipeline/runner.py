@@ -216,9 +216,12 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
 
 
 def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str]) -> dict:
-    """Run a corpus stage's fit (or a sink's write) once; the fit marker makes a re-run skip it."""
+    """Run a corpus stage's fit (or a sink's write) once; the fit marker makes a re-run skip it.
+    A sink's product is a function of its parameters: one written under other parameters
+    (a re-mix into the same folder) is made again."""
     done = ctx.layout.read_fit()
-    if done is not None:
+    params = json.loads(json.dumps(step.stage.params, sort_keys=True, default=str))
+    if done is not None and (step.stage.kind != "sink" or done.get("params") == params):
         return done
     os.makedirs(ctx.state_dir, exist_ok=True)
     workers = len(client.scheduler_info(n_workers=-1).get("workers", {})) or 1
@@ -226,6 +229,8 @@ def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str]) -> di
     fctx = FitContext(step=ctx, inputs=inputs, client=client, workers=workers)
     info = (step.stage.write(fctx) if step.stage.kind == "sink" else step.stage.fit(fctx)) or {}
     result = {"seconds": round(time.time() - t0, 3), **info}
+    if step.stage.kind == "sink":
+        result["params"] = params
     write_json_atomic(result, ctx.layout.fit_marker)
     return result
 

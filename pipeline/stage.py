@@ -77,8 +77,8 @@ class Stage:
         return f"{cls.name}@{cls.version}"
 
     @property
-    def versioned_name(self) -> str:
-        return self.versioned()
+    def versioned_name(self) -> str:  # instance attributes: a wrapper (SourceScoped) names its inner stage
+        return f"{self.name}@{self.version}"
 
     def setup(self, ctx: StepContext | None = None) -> None:
         """Build models / compile rules / load fitted state. Called once per worker and step
@@ -94,6 +94,12 @@ class Stage:
 
     def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:  # source
         raise NotImplementedError
+
+    @classmethod
+    def expand_input(cls, spec: dict) -> list[str]:
+        """Source stages: the files a workflow input given as a mapping names (ingest expands
+        `{crawl: CC-MAIN-2024-22, segments: [...]}`). Default: mappings are not inputs."""
+        raise ValueError(f"{cls.versioned()} takes file paths as inputs, not mappings")
 
     def fit(self, ctx: FitContext) -> dict | None:  # corpus: write state to ctx.state_dir
         raise NotImplementedError

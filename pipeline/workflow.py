@@ -126,11 +126,11 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
         raw_inputs = [raw_inputs]
     resolved: list[str] = []
     for p in raw_inputs:
-        if isinstance(p, dict) and "crawl" in p:  # {crawl: CC-MAIN-2024-22, segments: [...], base_url: ...}
-            from gristmill.pipeline.ingest.crawl import DEFAULT_BASE, expand_crawl
-
-            resolved += expand_crawl(str(p["crawl"]), p.get("base_url", DEFAULT_BASE), p.get("segments"),
-                                     p.get("kind", "warc"), p.get("limit"))
+        if isinstance(p, dict):  # e.g. {crawl: CC-MAIN-2024-22, segments: [...]}: the source stage expands it
+            try:
+                resolved += steps[0].stage.expand_input(p)
+            except ValueError as e:
+                raise WorkflowError(f"input {p!r}: {e}") from e
         else:
             resolved.append(_resolve_input(str(p), base_dir))
     wf = Workflow(

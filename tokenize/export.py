@@ -27,6 +27,7 @@ from gristmill.tokenize import shard_format as sf
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
 MEGATRON_CODES = {"uint16": 8, "int32": 4}  # Megatron has no uint32; ids < 2**31 fit int32
 CHUNK = 1 << 24
+FORMATS = ("nanogpt", "megatron", "olmo")  # what `export()` writes; `--export` / `--format` choices
 
 
 def _shards(folder: str, manifest: dict, split: str) -> list[int]:

@@ -27,8 +27,8 @@ import pyarrow.parquet as pq
 
 from gristmill.pipeline.shards import write_json_atomic
 from gristmill.tokenize import shard_format as sf
-from gristmill.tokenize.mixture import (MixtureSpec, assign_shards, sample_copies, split_validation,
-                                        targets)
+from gristmill.mixing.mixture import (MixtureSpec, assign_shards, sample_copies, split_validation,
+                                     targets)
 
 META_COLUMNS = ("id", "source", "topic", "license", "url", "origin_file")
 

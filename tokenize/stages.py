@@ -1,29 +1,31 @@
 """Workflow stages of the tokenize area.
 
 * `tokenize@1` (corpus): `fit` trains a byte-level BPE on a sample of the corpus (or takes a
-  given tokenizer.json); `process` encodes each shard, adding `n_tokens` and `tokens`.
-  Empty documents are dropped (`empty_text`).
-* `token_shards@1` (corpus): `fit` packs the tokenized documents into shuffled,
-  mixture-weighted token shards + index + manifest.json in the step's folder; `process`
-  passes the documents on without their `tokens` column.
-* `train_model@1` (corpus): `fit` trains the bundled GPT on the upstream token shards and
-  prints the loss curve's start and end; `process` passes documents on unchanged.
+  given tokenizer.json), keeps it in the step's state and publishes a copy in the step's
+  folder; `process` encodes each shard, adding `n_tokens` and `tokens`. Empty documents are
+  dropped (`empty_text`). The fit records the encoder backend; every worker must get the same.
+* `token_shards@1` (sink): packs the tokenized documents into shuffled, mixture-weighted token
+  shards + index + manifest.json in the step's folder (no documents are copied).
+* `train_model@1` (sink): trains the bundled GPT on the upstream token folder into `run/` and
+  prints the loss curve's start and end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gristmill.pipeline.params import param
 from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 from gristmill.tokenize import shard_format as sf
-
-DEFAULT_SAMPLE_CHARS = 50_000_000
+from gristmill.tokenize.export import FORMATS as EXPORT_FORMATS
 
 
 def sample_texts(path: str, max_chars: int, seed: int) -> list[str]:
@@ -38,57 +40,73 @@ def sample_texts(path: str, max_chars: int, seed: int) -> list[str]:
 
 
 class TokenizeDocuments(Stage):
-    """Params: vocab_size (train a BPE) or tokenizer (path to a tokenizer.json); sample_chars
-    (training sample size, default 50M characters), eos_token, fast (tiktoken if exact, default
-    true), seed."""
+    """Train (or take) a tokenizer, then add `n_tokens` and `tokens` to every document."""
 
     name = "tokenize"
     kind = "corpus"
     reads = ("text",)
     adds = ("n_tokens", "tokens")
 
+    @dataclass(frozen=True)
+    class Params:
+        vocab_size: int | None = param(None, "train a byte-level BPE of this size on a sample of the corpus",
+                                       ge=258)
+        tokenizer: str | None = param(None, "use this tokenizer.json instead of training one")
+        sample_chars: int = param(50_000_000, "characters of text to train the BPE on", gt=0)
+        eos_token: str | None = param(None, "end-of-document token (default: the first known EOS name; "
+                                            "<|endoftext|> when training)")
+        fast: bool = param(True, "encode with the tiktoken fast path when it gives exactly the same ids")
+        seed: int = param(0, "seed of the training sample")
+
     def __init__(self, **params):
         super().__init__(**params)
-        if bool(params.get("vocab_size")) == bool(params.get("tokenizer")):
+        if bool(self.cfg.vocab_size) == bool(self.cfg.tokenizer):
             raise ValueError("give exactly one of vocab_size (train a tokenizer) or tokenizer (a tokenizer.json path)")
-        if params.get("tokenizer"):
-            if not os.path.exists(params["tokenizer"]):
-                raise ValueError(f"tokenizer file not found: {params['tokenizer']}")
+        if self.cfg.tokenizer:
+            if not os.path.exists(self.cfg.tokenizer):
+                raise ValueError(f"tokenizer file not found: {self.cfg.tokenizer}")
             from gristmill.tokenize.tokenizer import Encoder
 
-            Encoder(params["tokenizer"], params.get("eos_token"), fast=False)  # unreadable / no EOS: fail now
+            Encoder(self.cfg.tokenizer, self.cfg.eos_token, fast=False)  # unreadable / no EOS: fail now
         self.encoder = None
-
-    @property
-    def tokenizer_path(self) -> str:
-        return os.path.join(self.state_dir, sf.TOKENIZER)
 
     def fit(self, ctx) -> dict:
         from gristmill.tokenize.tokenizer import Encoder, tokenizer_hash, train_bpe
 
-        if self.params.get("tokenizer"):
-            shutil.copyfile(self.params["tokenizer"], self.tokenizer_path)
+        state_path = os.path.join(ctx.state_dir, sf.TOKENIZER)
+        if self.cfg.tokenizer:
+            shutil.copyfile(self.cfg.tokenizer, state_path)
             info = {"trained": False}
         else:
-            budget = int(self.params.get("sample_chars", DEFAULT_SAMPLE_CHARS))
-            per_part = max(budget // max(len(ctx.inputs), 1), 1)
-            samples = ctx.map(sample_texts, ctx.inputs, max_chars=per_part, seed=int(self.params.get("seed", 0)))
+            per_part = max(self.cfg.sample_chars // max(len(ctx.inputs), 1), 1)
+            samples = ctx.map(sample_texts, ctx.inputs, max_chars=per_part, seed=self.cfg.seed)
             texts = [t for part in samples for t in part]
-            tok = train_bpe(texts, int(self.params["vocab_size"]), self.params.get("eos_token") or "<|endoftext|>")
-            tok.save(self.tokenizer_path)
+            tok = train_bpe(texts, self.cfg.vocab_size, self.cfg.eos_token or "<|endoftext|>")
+            tok.save(state_path)
             info = {"trained": True, "sample_documents": len(texts), "sample_chars": sum(map(len, texts))}
-        # the step's own folder gets a copy too: that is where users look for it
-        shutil.copyfile(self.tokenizer_path, os.path.join(os.path.dirname(self.state_dir), sf.TOKENIZER))
-        enc = Encoder(self.tokenizer_path, self.params.get("eos_token"), fast=self.params.get("fast", True))
-        return {**info, "vocab_size": enc.vocab_size, "eos_id": enc.eos_id, "hash": tokenizer_hash(self.tokenizer_path),
+        # the step's own folder gets a copy too: that is where users (and token_shards) look for it
+        shutil.copyfile(state_path, os.path.join(ctx.out_dir, sf.TOKENIZER))
+        enc = Encoder(state_path, self.cfg.eos_token, fast=self.cfg.fast)
+        return {**info, "vocab_size": enc.vocab_size, "eos_id": enc.eos_id, "hash": tokenizer_hash(state_path),
                 "encoder": enc.backend, "fast_path_refused": enc.fallback_reason}
 
-    def setup(self) -> None:
+    def setup(self, ctx=None) -> None:
         from gristmill.tokenize.tokenizer import Encoder
 
-        self.encoder = Encoder(self.tokenizer_path, self.params.get("eos_token"), fast=self.params.get("fast", True))
+        if ctx is None:
+            raise ValueError(f"{self.versioned_name} loads its tokenizer from the step's state: "
+                             "call setup(ctx) with a StepContext")
+        self.encoder = Encoder(os.path.join(ctx.state_dir, sf.TOKENIZER), self.cfg.eos_token, fast=self.cfg.fast)
+        fitted = (ctx.fit or {}).get("encoder")
+        if fitted and self.encoder.backend != fitted:
+            # the manifest records the fit's backend: shards encoded otherwise would contradict it
+            raise RuntimeError(
+                f"{self.versioned_name}: this worker encodes with {self.encoder.backend!r} but the fit chose "
+                f"{fitted!r} (here: {self.encoder.fallback_reason or 'fast path available'}; at the fit: "
+                f"{(ctx.fit or {}).get('fast_path_refused') or 'fast path available'}); give every worker the "
+                "same tiktoken/tokenizers versions, or set fast: false")
 
-    def process(self, table: pa.Table) -> StageOutput:
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
         text = table.column("text")
         empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
         reason = pc.if_else(empty, pa.scalar("empty_text", pa.string()), pa.scalar(None, pa.string()))
@@ -106,79 +124,87 @@ class TokenizeDocuments(Stage):
 
 
 class TokenShards(Stage):
-    """Params: by (source|topic), weights ({domain: weight}, default: natural mixture),
-    budget_tokens, max_epochs (number or {domain: number}), seed, val_fraction (default 0.02),
-    shard_tokens (default 50M), export (list of nanogpt / megatron / olmo)."""
+    """Pack tokenized documents into shuffled, mixture-weighted token shards + index + manifest."""
 
     name = "token_shards"
-    kind = "corpus"
+    kind = "sink"
     reads = ("n_tokens", "tokens")
+
+    @dataclass(frozen=True)
+    class Params:
+        by: str = param("source", "column that names the domain", choices=("source", "topic"))
+        weights: dict[str, float] | None = param(
+            None, "mixture weights per domain, e.g. {web: 0.5, code: 0.3, math: 0.2} "
+                  "(default: the natural mixture, every document once)")
+        budget_tokens: int | None = param(
+            None, "training tokens in the mix (default: the most the max_epochs caps allow)", gt=0, cli="--budget")
+        max_epochs: float | dict[str, float] = param(
+            4.0, "repetition cap: a number, or one per domain ({DOMAIN: N, '*': N} for the rest)")
+        seed: int = param(0, "seed of the mixture's sampling and shuffle")
+        val_fraction: float = param(0.02, "held-out share of each domain's tokens", ge=0, le=1)
+        shard_tokens: int = param(50_000_000, "tokens per output shard", ge=1)
+        export: list[str] = param([], "also export the token folder to these trainers' formats",
+                                  choices=EXPORT_FORMATS)
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.spec = mixture_spec(params)  # bad weights fail when the workflow loads
+        self.spec = mixture_spec(self.cfg)  # bad weights fail when the workflow loads
 
-    def fit(self, ctx) -> dict:
+    def write(self, ctx) -> dict:
         from gristmill.tokenize.export import export
         from gristmill.tokenize.pack import pack
 
-        out_dir = os.path.dirname(self.state_dir)
-        upstream = os.path.dirname(ctx.inputs[0])
-        manifest = pack(ctx.inputs, out_dir, ctx.map, os.path.join(upstream, sf.TOKENIZER), self.spec,
-                        val_fraction=float(self.params.get("val_fraction", 0.02)),
-                        shard_tokens=int(self.params.get("shard_tokens", 50_000_000)),
-                        encoder_backend=upstream_encoder(upstream))
-        for fmt in self.params.get("export") or []:
-            export(out_dir, fmt)
+        upstream = ctx.step.upstream_dir
+        tokenizer = os.path.join(upstream or "", sf.TOKENIZER)
+        if not upstream or not os.path.exists(tokenizer):
+            raise ValueError(f"{self.versioned_name} needs a tokenize step (or a `gristmill tokenize` folder) "
+                             f"before it: no {sf.TOKENIZER} in {upstream}")
+        # which encoder made the ids: the tokenize step's fit chose it, and every worker used it
+        backend = (ctx.step.upstream_fit or {}).get("encoder")
+        manifest = pack(ctx.inputs, ctx.out_dir, ctx.map, tokenizer, self.spec,
+                        val_fraction=self.cfg.val_fraction, shard_tokens=self.cfg.shard_tokens,
+                        encoder_backend=backend)
+        for fmt in self.cfg.export:
+            export(ctx.out_dir, fmt)
         return {"total_tokens": manifest["total_tokens"], "shards": len(manifest["splits"]["train"]["shards"])}
 
-    def process(self, table: pa.Table) -> StageOutput:
-        return StageOutput(table.drop_columns([c for c in ("tokens",) if c in table.column_names]))
 
+def mixture_spec(cfg: "TokenShards.Params"):
+    """The MixtureSpec of token_shards' parameters."""
+    from gristmill.mixing.mixture import MixtureSpec
 
-def upstream_encoder(folder: str) -> str | None:
-    """Which encoder the upstream tokenize step used, from its shard markers' counters."""
-    import glob
-    import json
-
-    used = set()
-    for path in glob.glob(os.path.join(folder, "_done", "*.json")):
-        with open(path) as f:
-            used.update(k[len("docs_encoded_with_"):] for k in json.load(f).get("counters", {})
-                        if k.startswith("docs_encoded_with_"))
-    return "+".join(sorted(used)) or None
-
-
-def mixture_spec(params: dict):
-    from gristmill.tokenize.mixture import MixtureSpec
-
-    return MixtureSpec(by=params.get("by", "source"), weights=params.get("weights"),
-                       budget_tokens=params.get("budget_tokens"), max_epochs=params.get("max_epochs", 4.0),
-                       seed=int(params.get("seed", 0)))
+    return MixtureSpec(by=cfg.by, weights=cfg.weights, budget_tokens=cfg.budget_tokens,
+                       max_epochs=cfg.max_epochs, seed=cfg.seed)
 
 
 class TrainModel(Stage):
-    """Params: steps (default: the config's), config (a mapping of TrainConfig fields)."""
+    """Train the bundled GPT on the upstream token shards (loss curve in the run summary)."""
 
     name = "train_model"
-    kind = "corpus"
+    kind = "sink"
     reads = ()
     deterministic = False  # wall-clock fields in the log
 
-    def fit(self, ctx) -> dict:
+    @dataclass(frozen=True)
+    class Params:
+        steps: int | None = param(None, "training steps (default: the config's)", ge=1)
+        config: dict[str, Any] = param({}, "TrainConfig fields (model size, batch, learning rate, ...), "
+                                           "as in a `gristmill train --config` file")
+
+    def write(self, ctx) -> dict:
         from gristmill.tokenize.train import TrainConfig, train
 
-        data = os.path.dirname(ctx.inputs[0])
-        run_dir = os.path.join(os.path.dirname(self.state_dir), "run")
-        cfg = TrainConfig(**(self.params.get("config") or {}))
-        if self.params.get("steps"):
-            cfg.steps = int(self.params["steps"])
+        data = ctx.step.upstream_dir
+        if not data or not os.path.exists(os.path.join(data, sf.MANIFEST)):
+            raise ValueError(f"{self.versioned_name} trains on the token folder of the step before it "
+                             f"(token_shards): no {sf.MANIFEST} in {data}")
+        run_dir = os.path.join(ctx.out_dir, "run")
+        cfg = TrainConfig(**self.cfg.config)
+        if self.cfg.steps:
+            cfg.steps = self.cfg.steps
         summary = train(data, run_dir, cfg)
         # the runner prints the headline under its summary table
         summary["headline"] = (f"loss {summary['first_loss']:.3f} at step {summary['first_step']} -> "
                                f"{summary['last_loss']:.3f} at step {summary['last_step']} "
                                f"({summary['tokens_per_s']:,.0f} tokens/s; log: {run_dir}/train_log.jsonl)")
         return summary
-
-    def process(self, table: pa.Table) -> StageOutput:
-        return StageOutput(table)

@@ -7,6 +7,10 @@ in about log(diameter) rounds instead of diameter rounds). Labels only ever decr
 always name a vertex of the same component, so when a round changes nothing every vertex
 holds the smallest vertex of its component. Each round's labels are written to Parquet
 and read back, so the task graph stays small and no round holds the graph in memory.
+
+Dask: every round is a few DataFrame merges and shuffles, built with dask.dataframe and
+run through the caller's fit context (`ctx.compute`), so they go to the step's cluster
+(or Dask's synchronous scheduler for a context without one), never an implicit client.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ from __future__ import annotations
 import os
 import shutil
 
-import dask
-import dask.dataframe as dd
 import pandas as pd
 
 MAX_ROUNDS = 64
 
 
-def _both_directions(edges: dd.DataFrame) -> dd.DataFrame:
+def _both_directions(edges):
+    import dask.dataframe as dd
+
     fwd = edges[["a", "b"]].rename(columns={"a": "v", "b": "n"})
     back = edges[["b", "a"]].rename(columns={"b": "v", "a": "n"})
     return dd.concat([fwd, back])
@@ -33,9 +37,12 @@ def _min_label(df: pd.DataFrame) -> pd.DataFrame:
     return out[["v", "label"]]
 
 
-def connected_components(edges_dir: str, work_dir: str, npartitions: int = 1) -> tuple[str, int]:
+def connected_components(ctx, edges_dir: str, work_dir: str, npartitions: int = 1) -> tuple[str, int]:
     """Label every vertex of the edges in `edges_dir` (Parquet, int64 columns a, b) with the
-    smallest vertex of its component. Returns (folder of Parquet v,label, rounds)."""
+    smallest vertex of its component, computing on `ctx` (a FitContext). Returns (folder of
+    Parquet v,label, rounds)."""
+    import dask.dataframe as dd
+
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     edges = dd.read_parquet(edges_dir, columns=["a", "b"])
@@ -45,7 +52,7 @@ def connected_components(edges_dir: str, work_dir: str, npartitions: int = 1) ->
     init = both.rename(columns={"n": "cand"}).shuffle("v", npartitions=npartitions)
     meta = pd.DataFrame({"v": pd.Series(dtype="int64"), "label": pd.Series(dtype="int64")})
     path = os.path.join(work_dir, "round-000")
-    init.map_partitions(_min_label, meta=meta).to_parquet(path, write_index=False)
+    ctx.compute(init.map_partitions(_min_label, meta=meta).to_parquet(path, write_index=False, compute=False))
     for rnd in range(1, MAX_ROUNDS + 1):
         labels = dd.read_parquet(path)
         # propagate: each vertex sees its neighbours' labels
@@ -63,7 +70,7 @@ def connected_components(edges_dir: str, work_dir: str, npartitions: int = 1) ->
         nxt = os.path.join(work_dir, f"round-{rnd:03d}")
         out = new[["v", "next"]].rename(columns={"next": "label"})
         write = out.to_parquet(nxt, write_index=False, compute=False)
-        _, n_changed = dask.compute(write, changed)
+        _, n_changed = ctx.compute(write, changed)
         shutil.rmtree(path, ignore_errors=True)
         path = nxt
         if int(n_changed) == 0:

@@ -6,14 +6,17 @@ reduced to a 128-bit hash of that sequence (two independent 64-bit hashes) in a 
 the shards; the hashes go through a Dask DataFrame shuffle on the hash, so every group of
 equal documents lands in one partition, where the keep rule picks its kept copy. Nothing
 holds the corpus in one dict; memory per worker is bounded by one shard and one partition.
+That shuffle is why this stage touches Dask: it builds the graph with dask.dataframe and
+runs it through the fit context (`ctx.compute`), on the step's cluster.
 
-Params: keep ("earliest" by default: oldest fetched_at, then corpus order; or "longest",
-or "score_<name>"). Drop reason: `exact_duplicate`, with `duplicate_of` = the kept id.
+Kept copy (`keep`): "earliest" by default (oldest fetched_at, then corpus order), "longest",
+or "score_<name>". Drop reason: `exact_duplicate`, with `duplicate_of` = the kept id.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +25,8 @@ import pyarrow.parquet as pq
 from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
     shuffle_config, write_decisions
+from gristmill.pipeline.layout import PART
+from gristmill.pipeline.params import param
 from gristmill.pipeline.shards import write_parquet_atomic
 
 BATCH_DOCS = 4096  # documents hashed at once inside a shard
@@ -43,7 +48,7 @@ def hash_shard(task: tuple[int, str], state_dir: str, keep: str) -> int:
     info = doc_info(table, shard, keep)
     info["h1"] = pa.array(_cat(h1)).cast(pa.int64())  # uint64 bits kept, signed for pandas joins
     info["h2"] = pa.array(_cat(h2)).cast(pa.int64())
-    write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", f"part-{shard:05d}.parquet"))
+    write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", PART.format(shard)))
     return table.num_rows
 
 
@@ -68,8 +73,14 @@ def decide_partition(df: pd.DataFrame, state_dir: str, keep: str, partition_info
 
 
 class ExactDedupe(DedupeStage):
+    """Drop documents whose normalised text equals another's, corpus-wide."""
+
     name = "dedupe_exact"
-    default_keep = "earliest"
+
+    @dataclass(frozen=True)
+    class Params:
+        keep: str = param("earliest", "kept copy per group: earliest (oldest fetched_at), longest, "
+                                      "or score_<name> (highest)")
 
     def fit(self, ctx) -> dict:
         import dask.dataframe as dd
@@ -81,6 +92,6 @@ class ExactDedupe(DedupeStage):
         meta = pd.DataFrame({"documents_in_groups": pd.Series(dtype="int64"), "groups": pd.Series(dtype="int64")})
         with shuffle_config(sum(counts)):
             shuffled = docs.shuffle("h1", npartitions=partitions_for(sum(counts)))
-            result = shuffled.map_partitions(decide_partition, ctx.state_dir, keep, meta=meta).compute()
+            (result,) = ctx.compute(shuffled.map_partitions(decide_partition, ctx.state_dir, keep, meta=meta))
         return {"documents": int(sum(counts)), "documents_in_groups": int(result["documents_in_groups"].sum()),
                 "groups": int(result["groups"].sum())}

@@ -1,8 +1,10 @@
 """`dedupe_fuzzy`: MinHash-LSH near-duplicate removal, corpus-wide on Dask.
 
 fit() runs five phases, each a map over shards or a Dask DataFrame shuffle, spilling to
-Parquet / .npy under the stage's state folder, so memory per worker does not grow with
-the corpus:
+Parquet / .npy under the step's state folder, so memory per worker does not grow with
+the corpus. The shuffles are why this stage touches Dask: their graphs are built with
+dask.dataframe and run through the fit context (`ctx.compute`, the step's cluster), never
+on an implicit global client:
 
 1. sign (map over shards): word `shingle_size`-grams of the normalised text (see
    shingles.py) -> `bands * rows` MinHash values per document -> one bucket key per band.
@@ -19,10 +21,6 @@ the corpus:
    dropped naming it (`duplicate_of`), reason `exact_duplicate` if their normalised text
    equals the kept one's, else `near_duplicate`; detail gives the cluster size and the
    similarity to the kept document.
-
-Params: threshold (0.8), shingle_size (5 words), bands (20), rows (5), seed (1),
-keep ("longest"), verify ("jaccard" or "minhash"), exact (False: also join documents with equal normalised text even
-when they have no shingles, e.g. empty ones).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,6 +39,8 @@ from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.components import connected_components
 from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
     shuffle_config, worker_memory, write_decisions
+from gristmill.pipeline.layout import PART
+from gristmill.pipeline.params import param
 from gristmill.pipeline.shards import write_parquet_atomic
 
 BATCH_DOCS = 2048
@@ -88,7 +89,7 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
                   os.path.join(state_dir, "sets", f"offsets-{shard:05d}.npy"))
     info = doc_info(table, shard, keep)
     info["h1"] = h1.view(np.int64)
-    write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", f"part-{shard:05d}.parquet"))
+    write_parquet_atomic(pa.table(info), os.path.join(state_dir, "docs", PART.format(shard)))
     keys = info["key"]
     bkeys = shingles.band_keys(sig[has_sh], cfg["bands"], cfg["rows"])
     bkey = [bkeys.ravel()]
@@ -97,7 +98,7 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
         bkey.append(shingles.mix64(h1 ^ EXACT_SALT))
         key.append(keys)
     bands = pa.table({"bkey": np.concatenate(bkey).view(np.int64), "key": np.concatenate(key)})
-    write_parquet_atomic(bands, os.path.join(state_dir, "bands", f"part-{shard:05d}.parquet"))
+    write_parquet_atomic(bands, os.path.join(state_dir, "bands", PART.format(shard)))
     return n
 
 
@@ -232,48 +233,52 @@ def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str, partition_info
 
 
 class FuzzyDedupe(DedupeStage):
+    """MinHash-LSH near-duplicate removal, corpus-wide."""
+
     name = "dedupe_fuzzy"
-    default_keep = "longest"
+
+    @dataclass(frozen=True)
+    class Params:
+        threshold: float = param(0.8, "Jaccard of word shingles at or above which two documents are duplicates",
+                                 gt=0.0, le=1.0)
+        shingle_size: int = param(5, "words per shingle", ge=1)
+        bands: int = param(20, "LSH bands", ge=1)
+        rows: int = param(5, "MinHash values per band", ge=1)
+        seed: int = param(1, "seed of the MinHash permutations")
+        keep: str = param("longest", "kept copy per cluster: longest, earliest (oldest fetched_at), "
+                                     "or score_<name> (highest)")
+        verify: str = param("jaccard", "check LSH candidates by exact shingle Jaccard or the MinHash estimate",
+                            choices=("jaccard", "minhash"))
+        exact: bool = param(False, "also join documents with equal normalised text even when they have no "
+                                   "shingles (e.g. empty ones)")
 
     def config(self) -> dict:
-        p = self.params
-        cfg = {"threshold": float(p.get("threshold", 0.8)), "shingle_size": int(p.get("shingle_size", 5)),
-               "bands": int(p.get("bands", 20)), "rows": int(p.get("rows", 5)), "seed": int(p.get("seed", 1)),
-               "keep": self.keep, "exact": bool(p.get("exact", False)),
-               "verify": str(p.get("verify", "jaccard"))}
-        if cfg["verify"] not in ("jaccard", "minhash"):
-            raise ValueError(f"verify must be jaccard or minhash, got {cfg['verify']!r}")
-        if not 0.0 < cfg["threshold"] <= 1.0 or min(cfg["shingle_size"], cfg["bands"], cfg["rows"]) < 1:
-            raise ValueError(f"bad dedupe_fuzzy params: {cfg}")
-        return cfg
-
-    def __init__(self, **params):
-        super().__init__(**params)
-        self.config()  # fail at workflow load, not after an hour
+        c = self.cfg
+        return {"threshold": c.threshold, "shingle_size": c.shingle_size, "bands": c.bands, "rows": c.rows,
+                "seed": c.seed, "keep": self.keep, "exact": c.exact, "verify": c.verify}
 
     def fit(self, ctx) -> dict:
-        import dask.dataframe as dd
-
         cfg = self.config()
         sd = ctx.state_dir
         reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components")
         clock, phases, memory = time.perf_counter(), {}, {}
-        worker_memory(ctx.client)  # start each worker's peak from here
+        worker_memory(ctx)  # start each worker's peak from here
 
         def lap(name):
             nonlocal clock
             now = time.perf_counter()
             phases[name] = round(now - clock, 2)
-            memory[name] = worker_memory(ctx.client)  # peak/now per worker during this phase
+            memory[name] = worker_memory(ctx)  # peak/now per worker during this phase
             clock = now
 
         n_docs = sum(ctx.map(sign_shard, list(enumerate(ctx.inputs)), state_dir=sd, cfg=cfg))
         lap("sign")
-        return self._reduce(sd, cfg, n_docs, lap, phases, memory)
+        return self._reduce(ctx, cfg, n_docs, lap, phases, memory)
 
-    def _reduce(self, sd: str, cfg: dict, n_docs: int, lap, phases: dict, memory: dict) -> dict:
+    def _reduce(self, ctx, cfg: dict, n_docs: int, lap, phases: dict, memory: dict) -> dict:
         import dask.dataframe as dd
 
+        sd = ctx.state_dir
         # each phase picks its shuffle (in-memory tasks / disk-backed p2p) and partition count
         # from its own row count: the band rows are ~bands x documents, the edges far fewer
         band_rows = n_docs * (cfg["bands"] + cfg["exact"])
@@ -285,22 +290,23 @@ class FuzzyDedupe(DedupeStage):
             ver_meta = pd.DataFrame({"a": _I64, "b": _I64, "est": pd.Series(dtype="float32")})
             edges = cand.shuffle("a", npartitions=parts).map_partitions(
                 verify, sd, cfg["threshold"], cfg["verify"], meta=ver_meta)
-            edges.to_parquet(os.path.join(sd, "edges"), write_index=False)
-        n_edges = int(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0].compute())
+            ctx.compute(edges.to_parquet(os.path.join(sd, "edges"), write_index=False, compute=False))
+        (n_edges,) = ctx.compute(dd.read_parquet(os.path.join(sd, "edges"), columns=["a"]).shape[0])
+        n_edges = int(n_edges)
         lap("candidates_and_verify")
         if n_edges == 0:
             return {"documents": n_docs, "verified_pairs": 0, "clusters": 0, "documents_in_clusters": 0,
                     "phase_seconds": phases, "phase_worker_mib": memory}
         with shuffle_config(2 * n_edges):
-            labels_dir, rounds = connected_components(os.path.join(sd, "edges"), os.path.join(sd, "components"),
+            labels_dir, rounds = connected_components(ctx, os.path.join(sd, "edges"), os.path.join(sd, "components"),
                                                       npartitions=partitions_for(2 * n_edges))
         lap("components")
         with shuffle_config(n_docs + 2 * n_edges):  # the merge shuffles every document's row
             docs = dd.read_parquet(os.path.join(sd, "docs"))
             members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
             meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
-            res = members.shuffle("label", npartitions=partitions_for(2 * n_edges)).map_partitions(
-                decide, sd, cfg["keep"], cfg["verify"], meta=meta).compute()
+            (res,) = ctx.compute(members.shuffle("label", npartitions=partitions_for(2 * n_edges)).map_partitions(
+                decide, sd, cfg["keep"], cfg["verify"], meta=meta))
         lap("decide")
         return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds, "phase_seconds": phases,
                 "phase_worker_mib": memory,

@@ -1,10 +1,15 @@
 """What exact and fuzzy dedupe share: document keys, the keep rule, the per-shard decision
-files written by `fit`, and the per-shard join that applies them in `process_shard`.
+files written by `fit`, and the per-shard join that applies them in `process(table, ctx)`.
 
 A document's key is `shard << 32 | row` (int64): compact, unique, and it says where the
 document (and its signature) lives. Decisions are written only for documents that have a
-duplicate, partitioned by shard (`decisions/shard-NNNNN/*.parquet`), so `process_shard`
-reads only its own shard's rows: memory per worker does not grow with the corpus.
+duplicate, partitioned by shard (`decisions/shard-NNNNN/*.parquet` under the step's state
+folder), so `process` reads only its own shard's rows (`ctx.index`): memory per worker
+does not grow with the corpus.
+
+Dask: the fit's shuffles pick their method here (`shuffle_config`, a `dask.config.set`),
+and `worker_memory` uses the fit context's client (`client.run`); the collections
+themselves are computed by the stages through `ctx.compute`, on the step's cluster.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gristmill.pipeline.layout import PART
 from gristmill.pipeline.schema import SCORE_PREFIX, drop_log, empty_drops
 from gristmill.pipeline.shards import write_parquet_atomic
 from gristmill.pipeline.stage import Stage, StageOutput
@@ -80,11 +86,14 @@ def _end_of_phase() -> dict:
     return out
 
 
-def worker_memory(client) -> dict:
-    """Ends a fit phase on every worker (see _end_of_phase). Per worker port: {"hwm": peak MiB
-    during the phase, "rss": MiB after it, "freed": MiB handed back at its end}; {} without a cluster."""
+def worker_memory(ctx) -> dict:
+    """Ends a fit phase on every worker of the fit context's cluster (see _end_of_phase). Per
+    worker port: {"hwm": peak MiB during the phase, "rss": MiB after it, "freed": MiB handed
+    back at its end}; {} without a cluster."""
+    if ctx.client is None:
+        return {}
     try:
-        return {addr.rsplit(":", 1)[-1]: m for addr, m in client.run(_end_of_phase).items()}
+        return {addr.rsplit(":", 1)[-1]: m for addr, m in ctx.client.run(_end_of_phase).items()}
     except Exception:  # noqa: BLE001 - measurement only; never fails a fit
         return {}
 
@@ -145,8 +154,7 @@ def write_decisions(df: pd.DataFrame, state_dir: str, part: int) -> int:
         t = pa.Table.from_pandas(rows[["id", "dup_cluster", "duplicate_of", "reason", "detail"]]
                                  .sort_values("id", kind="mergesort"), preserve_index=False,
                                  schema=DECISION_SCHEMA)
-        write_parquet_atomic(t, os.path.join(state_dir, "decisions", f"shard-{int(shard):05d}",
-                                             f"part-{part:05d}.parquet"))
+        write_parquet_atomic(t, os.path.join(state_dir, "decisions", f"shard-{int(shard):05d}", PART.format(part)))
     return len(df)
 
 
@@ -169,7 +177,8 @@ def read_decisions(state_dir: str, shard: int) -> pa.Table:
 
 
 class DedupeStage(Stage):
-    """Base of the dedupe stages: `fit` writes decisions, `process_shard` applies them."""
+    """Base of the dedupe stages: `fit` writes decisions, `process(table, ctx)` applies the
+    decisions of shard `ctx.index` from `ctx.state_dir`."""
 
     kind = "corpus"
     adds = ("dup_cluster",)
@@ -177,21 +186,22 @@ class DedupeStage(Stage):
     # unless this stage puts it in one of its own
     keep_incoming_cluster = True
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        check_keep(self.cfg.keep)  # fail at workflow load, not after an hour
+
     @property
     def keep(self) -> str:
-        return check_keep(str(self.params.get("keep", self.default_keep)))
+        return check_keep(self.cfg.keep)
 
     @property
     def reads(self):
         return ("text", self.keep) if self.keep.startswith(SCORE_PREFIX) else ("text",)
 
-    def process(self, table: pa.Table) -> StageOutput:
-        raise RuntimeError(f"{self.versioned_name} needs its shard number: the runner calls process_shard")
-
-    def process_shard(self, table: pa.Table, shard_index: int) -> StageOutput:
-        if self.state_dir is None:
-            raise RuntimeError(f"{self.versioned_name}: fit() has not run (no state_dir)")
-        dec = read_decisions(self.state_dir, shard_index)
+    def process(self, table: pa.Table, ctx=None) -> StageOutput:
+        if ctx is None:
+            raise RuntimeError(f"{self.versioned_name} needs its shard context (state folder and shard number)")
+        dec = read_decisions(ctx.state_dir, ctx.index)
         pos = pc.index_in(table.column("id"), value_set=dec.column("id"))
         cluster = pc.take(dec.column("dup_cluster"), pos)
         if self.keep_incoming_cluster and "dup_cluster" in table.column_names:

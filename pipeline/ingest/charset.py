@@ -11,8 +11,6 @@ from __future__ import annotations
 import codecs
 import re
 
-from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-
 # Declared labels that browsers (WHATWG Encoding Standard) read as a superset codec.
 SUPERSETS = {
     "gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030",
@@ -59,6 +57,8 @@ def decode(body: bytes, http_charset: str | None = None, html: bool = True) -> t
                 return body.decode(codec), codec
             except (UnicodeDecodeError, LookupError):
                 continue
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding  # here: keeps the CLI import light
+
     guess = detect_encoding(body) or "cp1252"
     codec = normalise_label(guess) or "cp1252"
     return bytes_to_str(body, codec, errors="replace"), codec

@@ -1,7 +1,9 @@
-"""`gristmill ingest`: WARC / ARC / WET files (or a crawl by name) to documents.
+"""`gristmill ingest`: WARC / ARC / WET files (or a crawl by name) to documents, and
+`gristmill read`: JSONL / Parquet / text files to documents.
 
     gristmill ingest WARC_OR_PATHS... --out DIR [--engine NAME] [--robots WARC...]
     gristmill ingest --crawl CC-MAIN-2024-22 [--segments SEG...] [--limit N] [--base-url URL] --out DIR
+    gristmill read IN... --out DIR [--source NAME]
 
 An input ending in `.paths` or `.paths.gz` is a Common Crawl paths list: each line is
 joined to --base-url. Documents go to DIR/part-*.parquet, the PDF queue to DIR/pdfs/.
@@ -9,14 +11,17 @@ joined to --base-url. Documents go to DIR/part-*.parquet, the PDF queue to DIR/p
 
 from __future__ import annotations
 
-import argparse
-
+from gristmill.pipeline.commands import (CliError, Command, add_inputs_and_out, add_param_options, param_values,
+                                         run_stage)
 from gristmill.pipeline.ingest.crawl import DEFAULT_BASE, expand_crawl, read_paths
-from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, ENGINES
+from gristmill.pipeline.ingest.readers import ReadDocuments
+from gristmill.pipeline.ingest.stage import Ingest
+from gristmill.pipeline.layout import PDF_QUEUE_DIR
+
+INGEST_OPTIONS = ["engine", "robots", "source"]
 
 
-def add_parser(sub, common) -> argparse.ArgumentParser:
-    p = sub.add_parser("ingest", help="WARC/ARC/WET files or a Common Crawl crawl to documents (PDFs to DIR/pdfs/)")
+def ingest_arguments(p) -> None:
     p.add_argument("inputs", nargs="*", metavar="WARC_OR_PATHS",
                    help="WARC/ARC/WET files, folders, globs or URLs, or *.paths.gz lists")
     p.add_argument("--out", required=True, help="output folder")
@@ -26,11 +31,7 @@ def add_parser(sub, common) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N files of --crawl / paths lists")
     p.add_argument("--base-url", default=DEFAULT_BASE,
                    help=f"where crawl-data/ lives: {DEFAULT_BASE} (default), s3://commoncrawl or a mirror")
-    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=sorted(ENGINES), help="main-text extractor")
-    p.add_argument("--robots", nargs="*", default=None, help="robots.txt WARCs to take opt-out rules from")
-    p.add_argument("--source", default="web", help="`source` (mixing domain) of the documents")
-    common(p)
-    return p
+    add_param_options(p, Ingest, names=INGEST_OPTIONS)
 
 
 def expand(args) -> list[str]:
@@ -44,13 +45,27 @@ def expand(args) -> list[str]:
     if args.crawl:
         files += expand_crawl(args.crawl, args.base_url, args.segments, args.kind, args.limit)
     if not files:
-        raise FileNotFoundError("nothing to ingest: give WARC files, a paths list or --crawl")
+        raise CliError("nothing to ingest: give WARC files, a paths list or --crawl")
     return files
 
 
-def run(args, run_single) -> int:
-    args.inputs = expand(args)
-    params = {"engine": args.engine, "source": args.source}
-    if args.robots:
-        params["robots"] = list(args.robots)
-    return run_single("ingest", params, args)
+def run_ingest(args) -> int:
+    inputs = expand(args)
+    return run_stage(Ingest, param_values(args, Ingest, names=INGEST_OPTIONS, paths=("robots",)), args,
+                     inputs=inputs)
+
+
+def read_arguments(p) -> None:
+    add_inputs_and_out(p)
+    add_param_options(p, ReadDocuments, names=["source"])
+
+
+def run_read(args) -> int:
+    return run_stage(ReadDocuments, param_values(args, ReadDocuments, names=["source"]), args)
+
+
+COMMANDS = [
+    Command("read", "JSONL / Parquet / text files to documents", read_arguments, run_read),
+    Command("ingest", f"WARC/ARC/WET files or a Common Crawl crawl to documents (PDFs to DIR/{PDF_QUEUE_DIR}/)",
+            ingest_arguments, run_ingest),
+]

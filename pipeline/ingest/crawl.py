@@ -38,3 +38,12 @@ def expand_crawl(crawl: str, base: str = DEFAULT_BASE, segments: list[str] | Non
     if limit is not None:
         lines = lines[:limit]
     return [f"{base.rstrip('/')}/{p.lstrip('/')}" for p in lines]
+
+
+def expand_input(spec: dict) -> list[str]:
+    """A workflow input given as a mapping, `{crawl: CC-MAIN-2024-22, segments: [...], kind: warc,
+    limit: 10, base_url: ...}`, as the URLs of the crawl's files."""
+    if "crawl" not in spec:
+        raise ValueError(f"an input mapping names a crawl ({{crawl: CC-MAIN-2024-22, ...}}), not {spec!r}")
+    return expand_crawl(str(spec["crawl"]), spec.get("base_url", DEFAULT_BASE), spec.get("segments"),
+                        spec.get("kind", "warc"), spec.get("limit"))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextvars
 from typing import Callable
 
-from resiliparse.extract.html2text import extract_plain_text
-from resiliparse.parse.html import HTMLTree
+# resiliparse and trafilatura are imported on first use: this module (the ENGINES table) is
+# read by the command line, which must start fast.
 
 DEFAULT_ENGINE = "trafilatura+resiliparse"
 # Pages longer than this go to resiliparse alone in the default engine: trafilatura's cost
@@ -21,6 +21,9 @@ MAX_TRAFILATURA_CHARS = 3_000_000
 
 
 def _resiliparse(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
     tree = HTMLTree.parse(html)
     # comments/post_meta off: measured +0.03 F1 (comment threads and bylines are boilerplate)
     return extract_plain_text(tree, main_content=True, preserve_formatting=True, alt_texts=False,
@@ -29,6 +32,9 @@ def _resiliparse(html: str) -> str:
 
 def _resiliparse_all(html: str) -> str:
     """Every visible text node (no main-content heuristics): the recall ceiling."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
     return extract_plain_text(HTMLTree.parse(html), main_content=False, preserve_formatting=True,
                               alt_texts=False)
 

@@ -7,14 +7,12 @@ queued too (usually unreadable, but OCR decides and counts it); `warc_truncated`
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 
+from gristmill.pipeline.layout import part_path
 from gristmill.pipeline.schema import TIMESTAMP
-from gristmill.pipeline.shards import PART, PDF_QUEUE_DIR, write_parquet_atomic
+from gristmill.pipeline.shards import write_parquet_atomic
 
-PDF_DIR = PDF_QUEUE_DIR
 PDF_SCHEMA = pa.schema([
     ("id", pa.string()), ("url", pa.string()), ("domain", pa.string()), ("origin_file", pa.string()),
     ("origin_offset", pa.int64()), ("fetched_at", TIMESTAMP), ("content_type", pa.string()),
@@ -44,7 +42,8 @@ def pdf_table(rows: dict[str, list]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=PDF_SCHEMA)
 
 
-def write_pdf_shard(table: pa.Table, out_dir: str, index: int) -> str:
-    path = os.path.join(out_dir, PDF_DIR, PART.format(index))
+def write_pdf_shard(table: pa.Table, queue_dir: str, index: int) -> str:
+    """Write shard `index` of the PDF queue folder `queue_dir` (a step's `ctx.step.pdf_queue_dir`)."""
+    path = part_path(queue_dir, index)
     write_parquet_atomic(table, path)
     return path

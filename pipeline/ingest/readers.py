@@ -8,12 +8,15 @@ silently; every line read counts in `docs_in`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gristmill.pipeline.context import ShardContext
+from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import conform, drop_log, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
 
@@ -28,8 +31,7 @@ STRING_FIELDS = ("url", "domain", "license", "license_evidence", "language")
 
 
 class ReadDocuments(Stage):
-    """Params: text_key (default "text"), id_key ("id"), source (default for rows
-    without one), default_license (for files whose license is known to the user)."""
+    """JSONL / Parquet / plain-text files to documents."""
 
     name = "read_documents"
     kind = "source"
@@ -39,7 +41,14 @@ class ReadDocuments(Stage):
     # README/LICENSE .txt files. Name .txt/.md files (or a glob) to read them as documents.
     input_suffixes = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".parquet")
 
-    def process_file(self, path: str) -> StageOutput:
+    @dataclass(frozen=True)
+    class Params:
+        text_key: str = param("text", "JSONL field holding the document text")
+        id_key: str = param("id", "JSONL field holding the document id (missing: derived from file and line)")
+        source: str | None = param(None, "`source` for records that have none")
+        default_license: str | None = param(None, "`license` for records that have none (when the user knows it)")
+
+    def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:
         p = path.lower()
         if p.endswith(".parquet"):
             return self._parquet(path)
@@ -48,11 +57,10 @@ class ReadDocuments(Stage):
         return self._jsonl(path)
 
     def _defaults(self):
-        return self.params.get("source"), self.params.get("default_license")
+        return self.cfg.source, self.cfg.default_license
 
     def _jsonl(self, path: str) -> StageOutput:
-        text_key = self.params.get("text_key", "text")
-        id_key = self.params.get("id_key", "id")
+        text_key, id_key = self.cfg.text_key, self.cfg.id_key
         source, default_license = self._defaults()
         rows = {k: [] for k in ("id", "text", "source", "origin_offset", *STRING_FIELDS)}
         bad = {"id": [], "origin_offset": [], "reason": [], "detail": []}

@@ -11,17 +11,19 @@ resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
 
 from __future__ import annotations
 
-import os
 from collections import Counter
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 
-from gristmill.pipeline.ingest import charset, licenses, optout
-from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, get_engine
+from gristmill.pipeline.context import ShardContext, StepContext
+from gristmill.pipeline.ingest import charset, crawl, licenses, optout
+from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, ENGINES, get_engine
 from gristmill.pipeline.ingest.pdf_queue import is_pdf, pdf_table, write_pdf_shard
 from gristmill.pipeline.ingest.records import Record, iter_records
 from gristmill.pipeline.ingest.robots import RobotsRules, is_robots_url
+from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
 
@@ -74,10 +76,7 @@ def _kind(rec: Record) -> str:
 
 
 class Ingest(Stage):
-    """Params: engine (main-text extractor, default trafilatura+resiliparse; see README),
-    source (mixing domain, default "web"), robots (paths of robots.txt WARCs to take
-    rules from, besides robots.txt captures in each input file), pdf_dir (PDF queue
-    folder; default <output>/pdfs), http_ok (list of accepted HTTP statuses, default 2xx)."""
+    """WARC / ARC / WET files to documents (PDF responses to the PDF queue)."""
 
     name = "ingest"
     kind = "source"
@@ -86,26 +85,38 @@ class Ingest(Stage):
             "license", "license_evidence", "opt_out", "language", "language_score",
             "warc_record_id", "content_type", "http_status", "warc_truncated")
 
-    def setup(self) -> None:
+    @dataclass(frozen=True)
+    class Params:
+        engine: str = param(DEFAULT_ENGINE, "main-text extractor (see the README's ingest section)",
+                            choices=tuple(sorted(ENGINES)))
+        source: str = param("web", "`source` (mixing domain) of the documents")
+        robots: list[str] = param([], "robots.txt WARCs to take opt-out rules from, besides the robots.txt "
+                                      "captures in each input file")
+        http_ok: list[int] = param([], "HTTP statuses of responses that become documents (empty: any 2xx)")
+        pdf_dir: str | None = param(None, "PDF queue folder (default: the step's queue, OUT/pdfs)")
+
+    @classmethod
+    def expand_input(cls, spec: dict) -> list[str]:
+        """A workflow input given as a mapping: a Common Crawl crawl by name (see crawl.expand_input)."""
+        return crawl.expand_input(spec)
+
+    def setup(self, ctx: StepContext | None = None) -> None:
         from gristmill.pipeline.ingest.langid import LanguageIdentifier
 
-        self.extract = get_engine(self.params.get("engine", DEFAULT_ENGINE))
+        self.extract = get_engine(self.cfg.engine)
         self.extract("<html><body><p>warm-up: imports happen here, not on the first page</p></body></html>")
         self.lid = LanguageIdentifier()
         self.global_robots = RobotsRules()
-        for path in self.params.get("robots") or []:
+        for path in self.cfg.robots:
             for rec in iter_records(path):
                 if rec.body is not None and is_robots_url(rec.url) and rec.error is None:
                     self.global_robots.add(rec.url, rec.body, rec.http_status)
 
-    def process_source(self, path: str, job) -> StageOutput:
-        return self.process_file(path, job)
-
-    def process_file(self, path: str, job=None) -> StageOutput:
-        """Documents and drops of one archive; its PDFs go to the PDF queue, which `job` (the
-        runner's shard) places at OUT/pdfs/part-<shard>."""
+    def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:
+        """Documents and drops of one archive; its PDFs go to the PDF queue, shard `ctx.index`
+        of the step's queue folder (`ctx.step.pdf_queue_dir`, or `pdf_dir`)."""
         out, pdfs = self.read_file(path)
-        self._write_pdfs(pdfs, job)
+        self._write_pdfs(pdfs, ctx)
         return out
 
     def read_file(self, path: str) -> tuple[StageOutput, pa.Table]:
@@ -177,7 +188,7 @@ class Ingest(Stage):
         return StageOutput(table, drop_table, dict(counters), records_in=n), pdf_rows
 
     def _status_ok(self, status: int) -> bool:
-        allowed = self.params.get("http_ok")
+        allowed = self.cfg.http_ok
         return status in allowed if allowed else 200 <= status < 300
 
     def _text_of(self, rec: Record, body: bytes, kind: str):
@@ -196,15 +207,15 @@ class Ingest(Stage):
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
             pdfs[k].append(v)
 
-    def _write_pdfs(self, pdfs: pa.Table, job) -> None:
+    def _write_pdfs(self, pdfs: pa.Table, ctx: ShardContext | None) -> None:
+        """By hand (no ctx) the queue is written only if `pdf_dir` names it, as shard 0."""
         if not pdfs.num_rows:
             return
-        pdf_dir = self.params.get("pdf_dir")
-        if job is not None:
-            base = os.path.dirname(pdf_dir.rstrip("/")) if pdf_dir else job.out_dir
-            write_pdf_shard(pdfs, base, job.index)
+        pdf_dir = self.cfg.pdf_dir
+        if ctx is not None:
+            write_pdf_shard(pdfs, pdf_dir or ctx.step.pdf_queue_dir, ctx.index)
         elif pdf_dir:
-            write_pdf_shard(pdfs, os.path.dirname(pdf_dir.rstrip("/")), 0)
+            write_pdf_shard(pdfs, pdf_dir, 0)
 
     def _documents(self, path: str, docs: dict, local_robots: RobotsRules) -> pa.Table:
         n = len(docs["text"])
@@ -216,7 +227,7 @@ class Ingest(Stage):
         table = pa.table({
             "id": pa.array([stable_id(path, o) for o in docs["offset"]], pa.string()),
             "text": pa.array(docs["text"], pa.large_string()),
-            "source": pa.array([self.params.get("source", "web")] * n, pa.string()),
+            "source": pa.array([self.cfg.source] * n, pa.string()),
             "url": pa.array(docs["url"], pa.string()),
             "domain": pa.array([_domain(u) for u in docs["url"]], pa.string()),
             "origin_file": pa.array([path] * n, pa.string()),

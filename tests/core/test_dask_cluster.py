@@ -23,7 +23,7 @@ def _free_port():
 def external_cluster(tmp_path):
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     procs = [subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
@@ -56,7 +56,7 @@ def test_workflow_runs_on_external_scheduler_and_gpu_stage_lands_on_gpu_worker(t
         {"name": "length", "stage": "length_filter"}]}
     wf = tmp_path / "wf.yaml"
     wf.write_text(yaml.safe_dump(spec))
-    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "tests"))
+    env = dict(os.environ, PYTHONPATH=REPO)
     r = subprocess.run([sys.executable, "-m", "gristmill.pipeline.cli", "run", str(wf), "--workdir",
                         str(tmp_path / "w"), "--scheduler", addr], capture_output=True, text=True, timeout=300,
                        env=env)

@@ -134,3 +134,15 @@ def test_json_schema_validates_the_quickstart_and_rejects_a_misspelling(tmp_path
     spec["steps"][1]["params"] = {"min_word": 5000}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(spec, schema)
+
+
+def test_committed_workflow_schema_is_current():
+    """workflows/workflow.schema.json (named by the recipes for editors) equals `gristmill schema`."""
+    import os
+
+    from gristmill.pipeline.workflow import json_schema
+    from tests.support.paths import REPO
+
+    path = os.path.join(REPO, "workflows", "workflow.schema.json")
+    assert json.load(open(path)) == json.loads(json.dumps(json_schema())), \
+        "regenerate it: gristmill schema --out workflows/workflow.schema.json"

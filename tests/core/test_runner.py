@@ -34,6 +34,14 @@ def test_quickstart_every_step_balances(quickstart_run):
     tmp_path, results, out = quickstart_run
     wf = load(QUICKSTART)
     assert "dropped by reason" in out and wf.steps[0].stage.versioned_name in out
+    sinks = [r for r in results if r.stats.get("kind") == "sink"]
+    assert [r.name for r in sinks] == ["shards", "train"]  # token shards and the model: no documents copied
+    for r in sinks:
+        assert not [f for f in os.listdir(r.out_dir) if f.startswith("part-")] and r.stats["complete"]
+        assert not os.path.exists(os.path.join(r.out_dir, "dropped"))
+    assert os.path.exists(os.path.join(sinks[0].out_dir, "manifest.json"))
+    assert os.path.exists(os.path.join(sinks[1].out_dir, "run", "train_log.jsonl"))
+    results = [r for r in results if r not in sinks]
     for r in results:
         with open(os.path.join(r.out_dir, "stats.json")) as f:
             s = json.load(f)
@@ -60,7 +68,7 @@ def test_quickstart_shards_of_a_step_share_one_schema(quickstart_run):
     import polars as pl
 
     _, results, _ = quickstart_run
-    for r in results:
+    for r in [r for r in results if r.stats.get("kind") != "sink"]:  # sinks write no documents
         parts = sorted(f for f in os.listdir(r.out_dir) if f.startswith("part-"))
         schemas = {tuple(pq.read_schema(os.path.join(r.out_dir, f)).names) for f in parts}
         assert len(schemas) == 1, (r.name, schemas)
@@ -92,7 +100,7 @@ def _data_files(workdir):
 
 def test_killed_run_resumes_to_byte_identical_output(tmp_path):
     wf_path = _slow_workflow(tmp_path, seconds=0.6)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPO, "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "gristmill.pipeline.cli", "run", str(wf_path), "--workers", "2", "--quiet"]
 
     killed = tmp_path / "killed"
@@ -195,3 +203,36 @@ def test_empty_shard_still_gets_the_stages_columns(tmp_path, dask_client):
 
 def test_default_worker_count_is_the_usable_cores():
     assert 1 <= runner.default_workers() <= (os.cpu_count() or 1)
+
+
+def test_a_sink_copies_no_documents_and_reruns_only_under_new_params(tmp_path, dask_client):
+    copy_sample(tmp_path / "in", n_files=2)
+
+    def run(label):
+        wf = build({"inputs": [str(tmp_path / "in")], "steps": [
+            {"name": "read", "stage": "read_documents"},
+            {"name": "count", "stage": "tests.support.stages:CountsDocuments", "params": {"label": label}}]})
+        return runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
+
+    results = run("a")
+    count = tmp_path / "w" / "count"
+    made = json.load(open(count / "count.json"))
+    assert made == {"documents": results[0].stats["docs_out"], "label": "a", "upstream": str(tmp_path / "w" / "read")}
+    assert sorted(os.listdir(count)) == ["_state", "count.json", "stats.json"]  # no parts, no drop log
+    stats = json.load(open(count / "stats.json"))
+    assert stats["kind"] == "sink" and stats["product"]["documents"] == made["documents"]
+    first = os.path.getmtime(count / "count.json")
+    run("a")  # same params: skipped
+    assert os.path.getmtime(count / "count.json") == first
+    run("b")  # other params: made again
+    assert json.load(open(count / "count.json"))["label"] == "b"
+
+
+def test_only_sinks_may_follow_a_sink(tmp_path):
+    from gristmill.pipeline.workflow import WorkflowError
+
+    copy_sample(tmp_path / "in", n_files=1)
+    with pytest.raises(WorkflowError, match="only sinks may follow a sink"):
+        build({"inputs": [str(tmp_path / "in")], "steps": [
+            {"stage": "read_documents"}, {"stage": "tests.support.stages:CountsDocuments"},
+            {"stage": "length_filter"}]})

@@ -113,8 +113,8 @@ def test_training_lines_drop_label_tokens_and_empty_docs(tmp_path):
 def test_quality_classifier_step_trains_on_sources_then_loads(tmp_path, docs):
     import pyarrow.parquet as pq
 
-    from tests.support.classify_data import LocalFitContext
     from gristmill.filters.quality import QualityClassifier
+    from gristmill.pipeline.context import FitContext
 
     t = table({s: docs[s][:20] for s in ("encyclopedic", "literary", "math", "code")})
     paths = [str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
@@ -123,19 +123,19 @@ def test_quality_classifier_step_trains_on_sources_then_loads(tmp_path, docs):
     saved = str(tmp_path / "saved_model")
     stage = QualityClassifier(positive_sources=["encyclopedic", "literary"], model=saved, heldout=0.2, **TINY)
     assert stage.kind == "corpus" and not stage.preloaded and stage.provides() == ("score_quality",)
-    stage.state_dir = str(tmp_path / "state")
-    info = stage.fit(LocalFitContext(paths, stage.state_dir))
+    ctx = FitContext.local(paths, str(tmp_path / "out"))
+    info = stage.fit(ctx)
     assert info["data"]["train_positive"] + info["data"]["heldout_positive"] == 40
     assert info["data"]["train_negative"] + info["data"]["heldout_negative"] == 40
-    stage.ensure_setup()
+    stage.ensure_setup(ctx.step.with_fit(info))
     out = stage.process(t)
     assert out.table.column("score_quality").null_count == 0 and out.table.num_rows == 80
     # a second run with the saved model loads it instead of training
     again = QualityClassifier(model=saved)
     assert again.preloaded
-    again.state_dir = str(tmp_path / "state2")
-    assert again.fit(LocalFitContext(paths, again.state_dir)) == {"loaded": saved}
-    again.ensure_setup()
+    ctx2 = FitContext.local(paths, str(tmp_path / "out2"))
+    assert again.fit(ctx2) == {"loaded": saved}
+    again.ensure_setup(ctx2.step.with_fit({"loaded": saved}))
     assert again.process(t).table.column("score_quality").equals(out.table.column("score_quality"))
 
 

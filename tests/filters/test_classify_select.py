@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 
-from tests.support.classify_data import LocalFitContext
 from gristmill.filters.select import Select, key_to_float, sort_keys
+from gristmill.pipeline.context import FitContext
 
 
 def test_sort_keys_preserve_float_order_and_invert():
@@ -59,12 +59,12 @@ def test_top_fraction_per_source_is_exact_across_shards(tmp_path):
     paths.append(str(tmp_path / "part-empty.parquet"))
     s = Select(column="score_q", top_fraction=0.3)
     assert s.kind == "corpus"
-    s.state_dir = str(tmp_path / "state")
-    state = s.fit(LocalFitContext(paths, s.state_dir))
+    ctx = FitContext.local(paths, str(tmp_path / "out"))
+    state = s.fit(ctx)
     scores = np.concatenate(all_scores)
     groups = np.array(["\x00null" if g is None else g for g in all_src])
     kept_total = 0
-    s.ensure_setup()
+    s.ensure_setup(ctx.step.with_fit(state))
     for p in paths[:-1]:
         kept_total += s.process(pq.read_table(p)).table.num_rows
     expected_total = 0

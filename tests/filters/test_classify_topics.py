@@ -7,8 +7,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 
-from tests.support.classify_data import LocalFitContext, sample_docs, table
+from tests.support.classify_data import sample_docs, table
 from gristmill.filters.topics import TopicModel, assign, fit_topic_model
+from gristmill.pipeline.context import FitContext
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +38,10 @@ def test_topic_stage_fits_on_sample_and_labels_every_document(tmp_path, docs):
         paths.append(str(tmp_path / f"part-{k}.parquet"))
         pq.write_table(part, paths[-1])
     stage = TopicModel(k=3, sample_size=40, seed=0)
-    stage.state_dir = str(tmp_path / "state")
-    info = stage.fit(LocalFitContext(paths, stage.state_dir))
+    ctx = FitContext.local(paths, str(tmp_path / "out"))
+    info = stage.fit(ctx)
     assert 30 <= info["sample_docs"] <= 42 and len(info["labels"]) == 3
-    stage.ensure_setup()
+    stage.ensure_setup(ctx.step.with_fit(info))
     extra = pa.table({"id": ["e1", "e2"], "text": pa.array(["", None], pa.string()), "source": ["x", "x"]})
     out = stage.process(pa.concat_tables([t, extra]))
     topic = out.table.column("topic")

@@ -5,7 +5,7 @@ import os
 import pyarrow as pa
 import pytest
 
-from gristmill.pipeline.datatrove_adapter import DatatroveStage
+from gristmill.filters.datatrove_adapter import DatatroveStage
 from gristmill.pipeline.schema import conform
 
 

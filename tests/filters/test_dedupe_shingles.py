@@ -8,8 +8,9 @@ import pytest
 import regex
 
 from gristmill.filters.dedupe import shingles as sh
+from tests.support.paths import SHARED_DATA
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+DATA = SHARED_DATA
 BOOK = os.path.join(DATA, "text", "gutenberg", "pg84_frankenstein.txt")
 
 

@@ -13,8 +13,9 @@ import pytest
 from gristmill.pipeline import cli, runner
 from gristmill.pipeline.registry import resolve
 from gristmill.pipeline.workflow import Step, Workflow
+from tests.support.paths import SHARED_DATA
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+DATA = SHARED_DATA
 BOOK = os.path.join(DATA, "text", "gutenberg", "pg84_frankenstein.txt")
 EDITIONS = os.path.join(DATA, "dedup", "gutenberg_editions", "docs")
 needs_data = pytest.mark.skipif(not os.path.exists(BOOK), reason="../shared/data (Gutenberg text) not present")
@@ -94,11 +95,14 @@ def test_fuzzy_dedupe_clusters_near_duplicates_of_real_text(client, tmp_path):
 
 def test_connected_components_match_union_find(client, tmp_path):
     from gristmill.filters.dedupe.components import connected_components
+    from gristmill.pipeline.context import FitContext
 
     edges = [(i, i + 1) for i in range(100, 120)]  # a long chain (needs pointer jumping)
     edges += [(5, j) for j in range(6, 12)] + [(50, 60), (60, 70), (70, 55), (200, 300)]
     pq.write_table(pa.table({"a": [x for x, _ in edges], "b": [y for _, y in edges]}), tmp_path / "e.parquet")
-    folder, rounds = connected_components(str(tmp_path / "e.parquet"), str(tmp_path / "cc"))
+    ctx = FitContext.local([], str(tmp_path / "step"))
+    ctx.client = client  # on the cluster, as in a run
+    folder, rounds = connected_components(ctx, str(tmp_path / "e.parquet"), str(tmp_path / "cc"))
     got = dict(zip(*pq.read_table(folder).select(["v", "label"]).to_pydict().values()))
     parent = {}
 

@@ -6,7 +6,8 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gristmill.pipeline.cli import FILTER_RULES, main
+from gristmill.filters.cli import FILTER_RULES
+from gristmill.pipeline.cli import main
 
 PROSE = ("The old miller walked to the river with his dog. They sat there for a while and watched the boats. "
          "Then he went home, ate some bread and slept until the sun came up again. In the morning the mill "

@@ -4,7 +4,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gristmill.pipeline.readers import ReadDocuments
+from gristmill.pipeline.ingest.readers import ReadDocuments
 
 
 def test_jsonl_bad_lines_are_dropped_with_reasons_and_counted(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gristmill.tokenize.mixture import (InfeasibleMixture, MixtureSpec, assign_shards, parse_weights,
-                                        sample_copies, split_validation, targets)
+from gristmill.mixing.mixture import (InfeasibleMixture, MixtureSpec, assign_shards, parse_weights,
+                                     sample_copies, split_validation, targets)
 
 
 def corpus():

@@ -14,8 +14,9 @@ import pytest
 from gristmill.pipeline import cli
 
 from tests.support import ocr_fixtures as fx
+from tests.support.paths import SHARED_DATA
 
-WARCS = glob.glob(os.path.join("..", "shared", "data", "warc", "aut", "**", "example.pdf.warc.gz"), recursive=True)
+WARCS = glob.glob(os.path.join(SHARED_DATA, "warc", "aut", "**", "example.pdf.warc.gz"), recursive=True)
 
 
 def _warc_pdfs(path: str, limit: int = 1) -> list[dict]:
@@ -35,7 +36,7 @@ def _warc_pdfs(path: str, limit: int = 1) -> list[dict]:
 @pytest.mark.skipif(not WARCS, reason="../shared/data/warc/aut/.../example.pdf.warc.gz is absent")
 def test_gristmill_ocr_files_and_ingest_queue(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    warc = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", WARCS[0]))
+    warc = os.path.abspath(WARCS[0])
     pdf = _warc_pdfs(warc)[0]
     truncated = pdf["data"][: len(pdf["data"]) // 2]
     ingest = tmp_path / "ingest"

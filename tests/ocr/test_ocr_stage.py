@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -104,8 +105,8 @@ def test_rights_evidence_from_the_pdf(stage, tmp_path):
 
 
 def test_page_timeout_kills_restarts_and_counts(stage, tmp_path):
-    saved = dict(stage.params)
-    stage.params.update(page_timeout_s=0.001, max_failed_pages=0.5)  # no page is that fast
+    saved = stage.cfg
+    stage.cfg = dataclasses.replace(saved, page_timeout_s=0.001, max_failed_pages=0.5)  # no page is that fast
     try:
         path = _write(tmp_path, "scan.pdf", fx.scanned(SCAN_LINES))
         out = stage.process_file(path)
@@ -113,8 +114,7 @@ def test_page_timeout_kills_restarts_and_counts(stage, tmp_path):
         assert not docs and drops[0]["reason"] in ("too_many_failed_pages", "parse_timeout")
         assert out.counters["worker_restarts"] >= 1
     finally:
-        stage.params.clear()
-        stage.params.update(saved)
+        stage.cfg = saved
     out = stage.process_file(_write(tmp_path, "ok.pdf", fx.born_digital(1)))
     assert out.table.num_rows == 1  # a fresh worker took the next document
 

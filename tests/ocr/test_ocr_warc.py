@@ -6,12 +6,12 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
-from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.ingest.mixed import ReadAny
 from gristmill.pipeline.ingest.stage import Ingest
 from tests.support.paths import SAMPLE
@@ -64,15 +64,15 @@ def test_read_any_ocrs_the_pdf_records_of_a_warc(inline):
 
 
 def test_inline_ocr_is_deterministic_and_writes_no_queue(inline, tmp_path):
-    job = SimpleNamespace(out_dir=str(tmp_path), index=0)
-    again = ReadAny(ingest={"source": "web"}, ocr={"source": "pdf"}).process_file(WARC, job)
+    ctx = ShardContext(StepContext.local(str(tmp_path)), 0)
+    again = ReadAny(ingest={"source": "web"}, ocr={"source": "pdf"}).process_file(WARC, ctx)
     assert again.table.equals(inline.table) and again.drops.equals(inline.drops)
     assert not os.path.exists(tmp_path / "pdfs")
 
 
 def test_queue_mode_keeps_ingest_behaviour(tmp_path):
-    job = SimpleNamespace(out_dir=str(tmp_path), index=3)
-    out = ReadAny(warc_pdfs="queue").process_file(WARC, job)
+    ctx = ShardContext(StepContext.local(str(tmp_path)), 3)
+    out = ReadAny(warc_pdfs="queue").process_file(WARC, ctx)
     assert out.records_in == 4 and out.table.num_rows == 1
     assert sorted(out.drops.column("reason").to_pylist()) == ["pdf_queued", "pdf_queued", "record_warcinfo"]
     queue = pq.read_table(tmp_path / "pdfs" / "part-00003.parquet")

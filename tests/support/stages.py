@@ -66,3 +66,40 @@ class AddsScore(Stage):
 
     def process(self, table, ctx=None):
         return StageOutput(table.append_column("score_quality", pa.array([0.5] * table.num_rows, pa.float32())))
+
+
+class TakesPaths(Stage):
+    """Declares two string parameters, for the recipe-relative path test."""
+
+    name = "takes_paths"
+
+    @dataclass(frozen=True)
+    class Params:
+        f: str = param("", "a path next to the recipe")
+        g: str = param("", "a string that names no file")
+
+    def process(self, table, ctx=None):
+        return StageOutput(table)
+
+
+class CountsDocuments(Stage):
+    """A sink: writes how many documents it was given (and its label) to count.json."""
+
+    name = "counts_documents"
+    kind = "sink"
+    reads = ()
+
+    @dataclass(frozen=True)
+    class Params:
+        label: str = param("a", "written beside the count")
+
+    def write(self, ctx):
+        import json
+        import os
+
+        import pyarrow.parquet as pq
+
+        n = sum(pq.read_metadata(p).num_rows for p in ctx.inputs)
+        with open(os.path.join(ctx.out_dir, "count.json"), "w") as f:
+            json.dump({"documents": n, "label": self.cfg.label, "upstream": ctx.step.upstream_dir}, f)
+        return {"documents": n, "headline": f"{n} documents counted"}

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 from gristmill.tokenize.tokenizer import Encoder, tiktoken_refusal, tokenizer_hash, train_bpe
+from tests.support.paths import SAMPLE, SHARED_DATA
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(ROOT, "..", "shared", "data", "text")
-SAMPLE = os.path.join(ROOT, "workflows", "sample_data")
+DATA = os.path.join(SHARED_DATA, "text")
 
 
 def sample_docs(limit_per_file: int = 12) -> list[str]:

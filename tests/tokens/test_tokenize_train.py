@@ -39,19 +39,21 @@ def token_dir(tmp_path_factory):
             sources.append(source)
     tok_path = str(base / "tokenizer.json")
     train_bpe(texts, 300).save(tok_path)
+    from gristmill.pipeline.context import StepContext
+    from gristmill.pipeline.layout import part_path
     from gristmill.tokenize.stages import TokenizeDocuments
 
     stage = TokenizeDocuments(tokenizer=tok_path)
-    stage.state_dir = str(base / "_state")
-    os.makedirs(stage.state_dir)
-    os.replace(tok_path, os.path.join(stage.state_dir, "tokenizer.json"))
-    stage.setup()
+    ctx = StepContext.local(str(base))
+    os.makedirs(ctx.state_dir)
+    os.replace(tok_path, os.path.join(ctx.state_dir, "tokenizer.json"))
+    stage.setup(ctx)
     out = stage.process(pa.table({"id": ids, "text": texts, "source": sources}))
-    pq.write_table(out.table, base / "part-00000.parquet")
+    pq.write_table(out.table, part_path(str(base), 0))
     folder = str(base / "tokens")
     os.makedirs(folder)
-    pack([str(base / "part-00000.parquet")], folder, lambda fn, items, **kw: [fn(i, **kw) for i in items],
-         os.path.join(stage.state_dir, "tokenizer.json"), val_fraction=0.1)
+    pack([part_path(str(base), 0)], folder, lambda fn, items, **kw: [fn(i, **kw) for i in items],
+         os.path.join(ctx.state_dir, "tokenizer.json"), val_fraction=0.1)
     return folder
 
 
