@@ -4,13 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test clean-runs
+.PHONY: quickstart test browser clean-runs
 
 quickstart: $(STAMP)
 	$(BIN)/gristmill run workflows/quickstart.yaml --workdir runs/quickstart
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The report tests look at pages in a real headless browser: Debian's chromium, installed
+# here when missing and this is a root shell with apt-get (else those tests skip, saying why).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+	  echo "make: chromium not installed; the browser tests will skip"
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
