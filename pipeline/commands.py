@@ -42,12 +42,18 @@ def add_inputs_and_out(p: argparse.ArgumentParser, metavar: str = "IN", out_help
     p.add_argument("--out", required=True, help=out_help)
 
 
-def add_to_parser(sub, cmd: Command) -> argparse.ArgumentParser:
+def add_to_parser(sub, cmd: Command, chosen: list[str] | None = None) -> argparse.ArgumentParser:
+    """Add `cmd` to a subparsers object. With `chosen` (the command words of this invocation),
+    only the chosen command's options are built: building them imports its stage modules
+    (pandas, numba, ...), which a `gristmill ingest` should not pay for `gristmill dedupe`."""
     p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+    if chosen is not None and (not chosen or chosen[0] != cmd.name):
+        return p  # listed in `gristmill --help`; its options are built when it is the one run
+    rest = chosen[1:] if chosen is not None else None
     if cmd.subcommands:
         inner = p.add_subparsers(dest=f"{cmd.name}_command", required=True, metavar="COMMAND")
         for c in cmd.subcommands:
-            add_to_parser(inner, c)
+            add_to_parser(inner, c, rest)
         return p
     if cmd.arguments:
         cmd.arguments(p)

@@ -34,11 +34,13 @@ def commands() -> list[Command]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given this invocation's words, only the chosen command's options are built."""
     parser = argparse.ArgumentParser(prog="gristmill", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = None if argv is None else [a for a in argv if not a.startswith("-")][:2]
     for cmd in commands():
-        add_to_parser(sub, cmd)
+        add_to_parser(sub, cmd, chosen)
     return parser
 
 
@@ -55,7 +57,7 @@ def _compat(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _compat(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args._command.run(args) or 0)
     except (GristmillError, FileNotFoundError) as e:

@@ -52,3 +52,16 @@ def test_unknown_filter_rule_is_rejected(tmp_path):
 def test_stages_lists_registry():
     r = _run(["stages"])
     assert "length_filter@1" in r.stdout.split()
+
+
+def test_a_command_builds_only_its_own_options():
+    """`gristmill ingest` does not import the dedupe or classifier modules (pandas, numba, torch)
+    just to build the parser; `gristmill --help` still lists every command."""
+    code = ("import sys; from gristmill.pipeline.cli import build_parser; "
+            "build_parser(['ingest', 'x']).parse_args(['ingest', 'x', '--out', 'y']); "
+            "print(sorted(m for m in ('pandas', 'numba', 'torch', 'dask.dataframe') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.stdout.strip() == "[]", r.stderr
+    help_text = _run(["--help"]).stdout
+    for name in ("run", "ingest", "ocr", "filter", "dedupe", "classify", "tokenize", "mix", "train", "stages"):
+        assert name in help_text
