@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from gristmill.pipeline.commands import Command, add_to_parser
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         return int(args._command.run(args) or 0)
+    except BrokenPipeError:  # `gristmill stages | head`: the reader left; not an error
+        sys.stderr = open(os.devnull, "w")
+        return 0
     except (GristmillError, FileNotFoundError) as e:
         print(f"gristmill: error: {e}", file=sys.stderr)
         return 2
