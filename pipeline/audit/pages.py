@@ -61,6 +61,8 @@ def audit_page(a: dict) -> str:
                 for i, e in enumerate(a["exclusions"]) if e["kind"] == kind]
         parts.append(f"<h3>{title}</h3>" + table(["step", "reason", "documents", "bytes", "est. tokens"], rows,
                                                  numeric={2, 3, 4}))
+    parts.append(bar_plot([f"{e['step']}: {e['reason']}" for e in a["exclusions"]],
+                          [e["documents"] for e in a["exclusions"]], "Documents excluded per step and reason", "documents"))
     top = a["top_domains"]
     parts.append("<h2>Top domains by content scraped</h2>")
     parts.append(f'<p>{num("top_domains.listed", top["listed"])} of {num("top_domains.domains_total", top["domains_total"])} '
@@ -70,6 +72,8 @@ def audit_page(a: dict) -> str:
                        [[fmt(r["rank"]), esc(r["domain"]), num(f"top_domains.rows.{i}.bytes", r["bytes"]),
                          fmt(r["documents"]), fmt(r["mixture_tokens"])] for i, r in enumerate(top["rows"])],
                        numeric={0, 2, 3, 4}))
+    parts.append(bar_plot([r["domain"] for r in top["rows"]], [r["bytes"] for r in top["rows"]],
+                          "Top domains by bytes scraped", "bytes"))
     parts.append("<h2>Synthetic lineage</h2>")
     parts.append(table(["document", "parent", "parent licence", "generator", "inherited licence", "ND ancestors"],
                        [[esc(r["id"]), esc(r["parent_id"]), esc(r["parent_license"]), esc(r["generator"]),

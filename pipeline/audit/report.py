@@ -58,11 +58,7 @@ def score_distributions(run: Run) -> list[dict]:
     for s in run.document_steps:
         if not s.stage.startswith("select") or not s.upstream:
             continue
-        column = s.params.get("column") or (s.fit or {}).get("column")
-        by = s.params.get("by") or (s.fit or {}).get("by")
-        cutoffs = dict((s.fit or {}).get("cutoffs") or {})
-        if s.params.get("threshold") is not None:
-            cutoffs = {"*": float(s.params["threshold"])}
+        column, by, cutoffs = _selection(s)
         values: dict[str, list[float]] = {}
         for part in list_parts(s.upstream):
             names = pq.read_schema(part).names
@@ -81,6 +77,28 @@ def score_distributions(run: Run) -> list[dict]:
         out.append({"step": s.name, "column": column, "by": by, "cutoffs": {k: round(v, 6) for k, v in sorted(cutoffs.items())},
                     "groups": hist})
     return out
+
+
+def _selection(s) -> tuple[str | None, str | None, dict[str, float]]:
+    """(score column, group column, cut-off per group) of a select step: from its params
+    (stats.json), its fit (top_fraction), or, inside a running workflow where neither is
+    written yet for a threshold step, from its drop log's detail `COLUMN=SCORE<CUTOFF`."""
+    fit = s.fit or {}
+    column = s.params.get("column") or fit.get("column")
+    by = s.params.get("by") or fit.get("by")
+    cutoffs = {k: float(v) for k, v in (fit.get("cutoffs") or {}).items()}
+    if s.params.get("threshold") is not None:
+        cutoffs = {"*": float(s.params["threshold"])}
+    if column is None or not cutoffs:
+        from gristmill.pipeline.audit.workdir import read_drops
+
+        for detail in read_drops(s.folder).column("detail").to_pylist():
+            if detail and "=" in detail and "<" in detail:
+                name, rest = detail.split("=", 1)
+                column = column or name
+                cutoffs = cutoffs or {"*": float(rest.rsplit("<", 1)[1])}
+                break
+    return column, by, cutoffs
 
 
 def _unit(values: dict) -> bool:
