@@ -33,6 +33,7 @@ class Audit:
     data: dict               # what audit.json holds
     exclusions: pa.Table     # exclusions.parquet
     evidence: list[dict]     # evidence.parquet
+    attribution: list[dict]  # attribution.csv
     run: Run
 
 
@@ -62,6 +63,8 @@ def build_audit(path: str) -> Audit:
     led = L.ledger(mix, docs, trained is not None)
     top = L.top_domains(first, mix)
     opt = L.optouts(ex, mix, docs, _robots_agents())
+    attribution = L.attribution(mix, docs)
+    evidence = L.evidence_rows(mix, docs)
     mixture_tokens = int(index.column("tokens").to_numpy().sum()) if index.num_rows else 0
     val_tokens = int(T.index_table(run.token_dir, "val").column("tokens").to_numpy().sum()) \
         if manifest.get("splits", {}).get("val", {}).get("shards") else 0
@@ -73,15 +76,15 @@ def build_audit(path: str) -> Audit:
         "format": FORMAT,
         "run": {"workdir": os.path.basename(run.root), "token_folder": os.path.relpath(run.token_dir, run.root),
                 "documents_step": os.path.basename(run.documents_dir or ""), "tokenizer_hash": manifest.get("tokenizer", {}).get("hash"),
-                "mixture_by": manifest.get("by"), "seed": manifest.get("seed"),
+                "mixture_by": manifest.get("mixture", {}).get("by"), "seed": manifest.get("seed"),
                 "steps": [s.name for s in run.steps]},
         "levels": levels,
         "licenses": led,
-        "evidence_types": _count(r["evidence_type"] for r in L.evidence_rows(mix, docs)),
+        "evidence_types": _count(r["evidence_type"] for r in evidence),
         "conflicts": L.conflicts(run, ex, mix),
         "optouts": opt,
         "exclusions": L.exclusion_summary(ex),
-        "attribution_documents": len(L.attribution(mix, docs)),
+        "attribution_documents": len(attribution),
         "lineage": L.lineage(mix, docs, first),
         "top_domains": top,
         "balance": L.balance(run.document_steps),
@@ -89,7 +92,7 @@ def build_audit(path: str) -> Audit:
         "languages": _count((docs.get(i) or {}).get("language") or "unknown" for i in mix),
     }
     data["checks"] = checks(data, run, index, manifest, log)
-    return Audit(data=data, exclusions=ex, evidence=L.evidence_rows(mix, docs), run=run)
+    return Audit(data=data, exclusions=ex, evidence=evidence, attribution=attribution, run=run)
 
 
 def _count(values) -> dict:
@@ -157,10 +160,7 @@ def write_audit(audit: Audit, out_dir: str) -> dict[str, str]:
     pq.write_table(pa.Table.from_pylist(audit.evidence, schema=ev_schema), paths["evidence.parquet"])
     _write_csv(paths["top_domains.csv"], audit.data["top_domains"]["rows"],
                ["rank", "domain", "bytes", "documents", "share_of_scraped_bytes", "mixture_tokens"])
-    mix_docs = L.documents_by_id(audit.run.documents_dir)
-    index = T.index_table(audit.run.token_dir, "train")
-    mix = L.mixture_by_document(index, None)
-    _write_csv(paths["attribution.csv"], L.attribution(mix, mix_docs),
+    _write_csv(paths["attribution.csv"], audit.attribution,
                ["id", "url", "title", "author", "license", "license_url", "modified"])
     summary = eu.eu_summary(audit.data)
     _write_text(paths["eu_summary.json"], json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -209,3 +209,23 @@ def test_checks_fail_when_the_numbers_do_not_add_up(fixture_run):
     failed = {c["name"] for c in checks(data, *args) if not c["pass"]}
     assert failed >= {"tokens_per_license_sum_to_mixture_total", "every_kept_document_has_a_license_row",
                       "no_opted_out_token", "in_equals_out_plus_dropped_per_step", "top_domains_list_size_and_sums"}
+
+
+def test_audit_of_a_gristmill_tokenize_folder(fixture_run, dask_client, tmp_path):
+    """A `gristmill tokenize IN --out DIR` folder (documents, tokenizer and token shards in one
+    folder, no workdir around it) is audited on its own."""
+    from gristmill.pipeline import runner, workflow
+    from gristmill.pipeline.layout import list_parts
+
+    out = str(tmp_path / "tokenized")
+    wf = workflow.build({"name": "tokenize", "inputs": list_parts(os.path.join(fixture_run, "dedupe_exact")),
+                         "steps": [{"name": "tokenize", "stage": "tokenize@1", "params": {"vocab_size": 320}},
+                                   {"name": "shards", "stage": "token_shards@1", "params": {"val_fraction": 0.0}}]},
+                        base_dir=str(tmp_path))
+    runner.run(wf, out_dirs={"tokenize": out, "shards": out}, client=dask_client, quiet=True)
+    a = build_audit(out).data
+    kept = pl.read_parquet(list_parts(out))
+    assert a["levels"]["unique_documents"] == len(kept)
+    assert a["levels"]["mixture_tokens"] == int(kept["n_tokens"].sum()) + len(kept)  # + one EOS each
+    assert all(c["pass"] for c in a["checks"]), a["checks"]
+    assert a["run"]["token_folder"] in (".", "tokenized")
