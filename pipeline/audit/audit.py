@@ -75,7 +75,8 @@ def build_audit(path: str) -> Audit:
     data = {
         "format": FORMAT,
         "run": {"workdir": os.path.basename(run.root), "token_folder": os.path.relpath(run.token_dir, run.root),
-                "documents_step": os.path.basename(run.documents_dir or ""), "tokenizer_hash": manifest.get("tokenizer", {}).get("hash"),
+                "documents_step": os.path.basename(run.documents_dir or ""),
+                "tokenizer_hash": manifest.get("tokenizer", {}).get("hash"),
                 "mixture_by": manifest.get("mixture", {}).get("by"), "seed": manifest.get("seed"),
                 "steps": [s.name for s in run.steps]},
         "levels": levels,

@@ -119,7 +119,8 @@ def croissant(a: dict) -> dict:
         "jsonPath": "cr:jsonPath", "key": "cr:key", "md5": "cr:md5", "parentField": "cr:parentField", "path": "cr:path",
         "recordSet": "cr:recordSet", "references": "cr:references", "regex": "cr:regex", "repeated": "cr:repeated",
         "replace": "cr:replace", "separator": "cr:separator", "source": "cr:source", "subField": "cr:subField",
-        "transform": "cr:transform",
+        "transform": "cr:transform", "samplingRate": "cr:samplingRate",
+        "equivalentProperty": "cr:equivalentProperty",
     }
     fields = [("offset", "sc:Integer"), ("length", "sc:Integer"), ("doc_id", "sc:Text"), ("source", "sc:Text"),
               ("license", "sc:Text"), ("url", "sc:Text"), ("epoch", "sc:Integer")]
@@ -132,10 +133,13 @@ def croissant(a: dict) -> dict:
         "url": "https://github.com/gristmill/gristmill", "version": "1.0.0",
         "license": [r["url"] or r["license"] for r in a["licenses"] if r["url"]] or licenses,
         "citeAs": "gristmill run " + a["run"]["workdir"],
+        # the run's data as of its latest acquisition (no clock: the same run, the same file)
+        "datePublished": (a["collection"]["last_fetch"] or "1970-01-01T00:00:00+00:00")[:10],
         "rai:dataCollection": "Web crawls (WARC) and files read by gristmill; robots.txt, TDMRep and noai honoured.",
         "rai:dataCollectionTimeframe": [x for x in (a["collection"]["first_fetch"], a["collection"]["last_fetch"]) if x],
         "rai:dataPreprocessingProtocol": [f"{s}" for s in a["run"]["steps"]],
-        "rai:personalSensitiveInformation": "PII (e-mail, phone, IP addresses) masked by the pii step where the run has one.",
+        "rai:personalSensitiveInformation":
+            "PII (e-mail, phone, IP addresses) masked by the pii step where the run has one.",
         "rai:dataLimitations": "Licences are read from page evidence; documents without evidence are listed as unknown.",
         "distribution": [
             {"@type": "cr:FileObject", "@id": "manifest.json", "name": "manifest.json",

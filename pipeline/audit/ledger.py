@@ -86,7 +86,8 @@ def evidence_rows(mix: dict[str, dict], docs: dict[str, dict]) -> list[dict]:
         doc = docs.get(doc_id) or {}
         ev = doc.get("license_evidence")
         fetched = doc.get("fetched_at")
-        rows.append({"id": doc_id, "license": mix[doc_id]["license"], "evidence_type": evidence_type(ev, mix[doc_id]["license"]),
+        lic = mix[doc_id]["license"]
+        rows.append({"id": doc_id, "license": lic, "evidence_type": evidence_type(ev, lic),
                      "snippet_sha256": hashlib.sha256(ev.encode()).hexdigest() if ev else None,
                      "url": doc.get("url"), "fetched_at": fetched.isoformat() if fetched else None})
     return rows

@@ -43,7 +43,8 @@ def audit_page(a: dict) -> str:
     parts.append("<h2>Opt-outs</h2>")
     parts.append(f'<p>Signals checked: robots.txt for {esc(", ".join(opt["signals_checked"]["robots_txt_agents"]))}; '
                  f'{esc(", ".join(opt["signals_checked"]["meta_and_header"]))} (meta robots, X-Robots-Tag); TDMRep. '
-                 f'Opted-out tokens in the mixture: {num("optouts.text_optout_tokens_in_mixture", opt["text_optout_tokens_in_mixture"])}.</p>')
+                 "Opted-out tokens in the mixture: "
+                 f'{num("optouts.text_optout_tokens_in_mixture", opt["text_optout_tokens_in_mixture"])}.</p>')
     parts.append(table(["signal", "documents removed", "est. tokens removed", "domains", "steps"],
                        [[esc(r["signal"]), num(f"optouts.removed.{i}.documents", r["documents"]),
                          num(f"optouts.removed.{i}.est_tokens", r["est_tokens"]),
@@ -65,7 +66,8 @@ def audit_page(a: dict) -> str:
                           [e["documents"] for e in a["exclusions"]], "Documents excluded per step and reason", "documents"))
     top = a["top_domains"]
     parts.append("<h2>Top domains by content scraped</h2>")
-    parts.append(f'<p>{num("top_domains.listed", top["listed"])} of {num("top_domains.domains_total", top["domains_total"])} '
+    parts.append(f'<p>{num("top_domains.listed", top["listed"])} of '
+                 f'{num("top_domains.domains_total", top["domains_total"])} '
                  f'domains (⌈0.1·N⌉), {num("top_domains.listed_bytes", top["listed_bytes"])} of '
                  f'{num("top_domains.scraped_bytes_total", top["scraped_bytes_total"])} bytes scraped.</p>')
     parts.append(table(["rank", "domain", "bytes", "documents", "tokens in mixture"],

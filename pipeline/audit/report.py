@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gristmill.pipeline.audit.html import bar_plot, cards, esc, figure, fmt, num, page, png, table
+from gristmill.pipeline.audit.html import bar_plot, cards, esc, figure, num, page, png, table
 from gristmill.pipeline.audit.workdir import Run, open_run, read_manifest, read_train_log, text_bytes
 from gristmill.pipeline.layout import list_parts
 
@@ -73,8 +73,10 @@ def score_distributions(run: Run) -> list[dict]:
         for g in sorted(values):
             counts, edges = np.histogram(values[g], bins=HIST_BINS, range=(0.0, 1.0) if _unit(values) else None)
             hist[g] = {"counts": counts.tolist(), "edges": [round(float(e), 6) for e in edges],
-                       "documents": len(values[g]), "kept": sum(1 for v in values[g] if v >= cutoffs.get(g, cutoffs.get("*", -np.inf)))}
-        out.append({"step": s.name, "column": column, "by": by, "cutoffs": {k: round(v, 6) for k, v in sorted(cutoffs.items())},
+                       "documents": len(values[g]),
+                       "kept": sum(1 for v in values[g] if v >= cutoffs.get(g, cutoffs.get("*", -np.inf)))}
+        out.append({"step": s.name, "column": column, "by": by,
+                    "cutoffs": {k: round(v, 6) for k, v in sorted(cutoffs.items())},
                     "groups": hist})
     return out
 
@@ -168,10 +170,10 @@ def report_page(r: dict) -> str:
     parts.append(bar_plot([f"{d['step']}: {d['reason']}" for d in r["drops"]], [d["documents"] for d in r["drops"]],
                           "Documents dropped per step and reason", "documents"))
     parts.append("<h2>Score distributions and the selection cut-off</h2>")
-    for s in r["scores"]:
-        parts.append(f"<p>{esc(s['step'])}: <code>{esc(s['column'])}</code> per {esc(s['by'] or 'corpus')}; cut-offs "
-                     + ", ".join(f"{esc(g)} {num(f'scores.{i}.cutoffs.{g}', c)}" for i, (g, c) in
-                                 enumerate([(g, c) for g, c in s["cutoffs"].items()]) if True) + "</p>")
+    for i, s in enumerate(r["scores"]):
+        cuts = ", ".join(f"{esc(g)} {num(f'scores.{i}.cutoffs.{g}', c)}" for g, c in s["cutoffs"].items())
+        parts.append(f"<p>{esc(s['step'])}: <code>{esc(s['column'])}</code> per {esc(s['by'] or 'corpus')}; "
+                     f"cut-offs {cuts}</p>")
         parts.append(_score_plot(s))
     if not r["scores"]:
         parts.append('<p class="muted">no selection step in this run</p>')
@@ -258,6 +260,3 @@ def write_report(path: str, out_html: str) -> dict[str, str]:
         json.dump({k: v for k, v in data.items() if not k.startswith("_")}, f, indent=2, sort_keys=True)
         f.write("\n")
     return {"html": out_html, "json": out_json}
-
-
-__all__ = ["build_report", "report_page", "write_report", "fmt"]

@@ -178,6 +178,7 @@ def test_croissant_validates_with_mlcroissant(audit_dir):
     path = os.path.join(audit_dir, "croissant.json")
     ds = mlc.Dataset(jsonld=path)  # raises on a structural error
     assert ds.metadata.name.startswith("gristmill-")
+    assert not ds.metadata.ctx.issues.errors and not ds.metadata.ctx.issues.warnings
     doc = json.load(open(path))
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
     assert [f["name"] for f in doc["recordSet"][0]["field"]][:3] == ["offset", "length", "doc_id"]
