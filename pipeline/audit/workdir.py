@@ -75,7 +75,17 @@ def _markers(folder: str) -> list[dict]:
     return out
 
 
-def _document_step(folder: str, markers: list[dict]) -> StepInfo:
+def _input_folder(path: str, root: str) -> str:
+    """The folder a marker's input lies in. Markers keep the path as the run was given it
+    (maybe relative to where it ran), so a folder of this workdir with the same name wins."""
+    folder = os.path.dirname(path)
+    here = os.path.join(root, os.path.basename(folder))
+    if os.path.isdir(os.path.join(here, MARKER_DIR)):
+        return os.path.realpath(here)
+    return os.path.realpath(folder)
+
+
+def _document_step(folder: str, markers: list[dict], root: str) -> StepInfo:
     name = os.path.basename(folder.rstrip("/"))
     info = StepInfo(name=name, folder=folder, kind="documents")
     stats = _read_json(StepLayout(folder, name).stats_path) or {}
@@ -89,7 +99,7 @@ def _document_step(folder: str, markers: list[dict]) -> StepInfo:
         info.stage = info.stage or m.get("stage", "")
     info.dropped_by_reason = dict(sorted(info.dropped_by_reason.items()))
     info.fit = StepLayout(folder, name).read_fit()
-    inputs = {os.path.dirname(os.path.realpath(m["input"])) for m in markers if m.get("input")}
+    inputs = {_input_folder(m["input"], root) for m in markers if m.get("input")}
     info.upstream = inputs.pop() if len(inputs) == 1 else None
     return info
 
@@ -133,7 +143,7 @@ def open_run(path: str) -> Run:
     for folder in folders:
         markers = _markers(folder)
         if markers:
-            doc_steps.append(_document_step(folder, markers))
+            doc_steps.append(_document_step(folder, markers, root))
         if os.path.exists(os.path.join(folder, STATE_DIR, FIT_MARKER)) and not markers:
             sinks.append(_sink_step(folder))
     steps = _chain(doc_steps)
