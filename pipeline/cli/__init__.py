@@ -25,6 +25,7 @@ AREA_CLIS = (
     "gristmill.filters.cli",
     "gristmill.tokenize.cli",
     "gristmill.mixing.cli",
+    "gristmill.pipeline.audit.cli",
 )
 
 

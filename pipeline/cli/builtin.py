@@ -37,4 +37,7 @@ STAGES: dict[str, str] = {
     "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
     "token_shards@1": "gristmill.tokenize.stages:TokenShards",
     "train_model@1": "gristmill.tokenize.stages:TrainModel",
+    # the licensing audit and the run report (pipeline/audit)
+    "audit@1": "gristmill.pipeline.audit.stages:AuditSink",
+    "report@1": "gristmill.pipeline.audit.stages:ReportSink",
 }

@@ -12,7 +12,7 @@ import os
 from tests.support.paths import REPO
 
 AREAS = ("gristmill.pipeline.ingest", "gristmill.filters", "gristmill.ocr", "gristmill.tokenize",
-         "gristmill.mixing")
+         "gristmill.mixing", "gristmill.pipeline.audit")
 TOP = ("gristmill.pipeline.cli",)
 FOLDERS = {"pipeline": "gristmill.pipeline", "filters": "gristmill.filters", "ocr": "gristmill.ocr",
            "tokenize": "gristmill.tokenize", "mixing": "gristmill.mixing"}

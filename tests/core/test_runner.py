@@ -35,12 +35,15 @@ def test_quickstart_every_step_balances(quickstart_run):
     wf = load(QUICKSTART)
     assert "dropped by reason" in out and wf.steps[0].stage.versioned_name in out
     sinks = [r for r in results if r.stats.get("kind") == "sink"]
-    assert [r.name for r in sinks] == ["shards", "train"]  # token shards and the model: no documents copied
+    # token shards, the model, the audit and the report: no documents copied
+    assert [r.name for r in sinks] == ["shards", "train", "audit", "report"]
     for r in sinks:
         assert not [f for f in os.listdir(r.out_dir) if f.startswith("part-")] and r.stats["complete"]
         assert not os.path.exists(os.path.join(r.out_dir, "dropped"))
     assert os.path.exists(os.path.join(sinks[0].out_dir, "manifest.json"))
     assert os.path.exists(os.path.join(sinks[1].out_dir, "run", "train_log.jsonl"))
+    assert os.path.exists(os.path.join(sinks[2].out_dir, "audit.json")) and not sinks[2].stats["product"]["checks_failed"]
+    assert os.path.exists(os.path.join(sinks[3].out_dir, "report.html"))
     results = [r for r in results if r not in sinks]
     for r in results:
         with open(os.path.join(r.out_dir, "stats.json")) as f:
