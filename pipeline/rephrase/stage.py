@@ -137,9 +137,11 @@ class Rephrase(Stage):
 
         if self.cfg.endpoint != "local":
             return {"endpoint": self.cfg.endpoint, **run(self.cfg.endpoint)}
-        with LocalServer(threads=self.cfg.local_threads) as server:
-            out = run(server)
-        return {"endpoint": "local", **out}
+        local = LocalServer(threads=self.cfg.local_threads)
+        with local as url:
+            pid, started = local.proc.pid, round(local.startup_s, 2)
+            out = run(url)
+        return {"endpoint": "local", "server_pid": pid, "server_startup_s": started, **out}
 
     # -- per shard: read the answers back, check them, write rows ------------------------
     def setup(self, ctx=None) -> None:
