@@ -15,7 +15,7 @@ from gristmill.pipeline.commands import Command, add_inputs_and_out, add_param_o
 from gristmill.pipeline.rephrase.stage import Rephrase
 
 OPTIONS = ["endpoint", "model", "style", "select", "max_docs", "concurrency", "max_new_tokens", "seed", "temperature",
-           "top_p", "rollouts", "require_license", "generator_terms", "api_key_env", "similarity", "local_threads"]
+           "top_p", "rollouts", "max_segments", "input_tokens", "require_license", "generator_terms", "api_key_env", "similarity", "local_threads"]
 
 
 def rephrase_arguments(p) -> None:

@@ -69,7 +69,8 @@ def items_for(table: pa.Table, rows: list[int], cfg, model: str) -> list[Item]:
         names = choose_styles(cfg.styles_by, records[i], [cfg.style]) if records else [cfg.style]
         for name in names:
             style = get_style(name)
-            for s, seg in enumerate(segment(texts[i] or "", style.input_tokens, count_tokens)):
+            segs = segment(texts[i] or "", cfg.input_tokens or style.input_tokens, count_tokens)
+            for s, seg in enumerate(segs[:cfg.max_segments] if cfg.max_segments else segs):
                 for r in range(cfg.rollouts):
                     out.append(Item(ids[i], i, style, s, r, seg, payload(style, seg, cfg, model, r)))
     return out

@@ -63,6 +63,10 @@ class Rephrase(Stage):
         select: str | None = param(None, "only documents where this holds, e.g. 'score_quality >= 0.5'")
         max_docs: int | None = param(None, "rephrase at most this many documents (the first eligible, in order)",
                                      ge=0)
+        input_tokens: int | None = param(None, "segment budget in tokens (default: the style's; smaller for small "
+                                               "models)", ge=16)
+        max_segments: int | None = param(None, "rewrite only the first N segments of each document (cost cap)",
+                                         ge=1)
         rollouts: int = param(1, "generations per document, style and segment (seed + rollout)", ge=1)
         concurrency: int = param(64, "requests in flight", ge=1)
         max_new_tokens: int = param(512, "max_tokens of every request", ge=1)
