@@ -106,6 +106,7 @@ class ClientStats:
     cached: int = 0               # answers taken from the cache
     retried: int = 0
     loop_retries: int = 0
+    completion_tokens: int = 0    # over every answer received, loop retries included
     by_status: dict = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -207,6 +208,7 @@ class ChatClient:
                         try:
                             body = json.loads(text)
                             body["choices"][0]["message"]
+                            self.stats.completion_tokens += int((body.get("usage") or {}).get("completion_tokens") or 0)
                             return Result(req, "ok", body, attempts=attempt)
                         except (ValueError, KeyError, IndexError, TypeError) as e:
                             error = f"unreadable answer: {type(e).__name__}: {text[:120]!r}"

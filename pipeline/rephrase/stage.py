@@ -130,8 +130,8 @@ class Rephrase(Stage):
             client = ChatClient(url, self.cfg.concurrency, os.environ.get(self.cfg.api_key_env),
                                 max_attempts=self.cfg.max_attempts, cache=cache, loop_check=loops, seed=self.cfg.seed)
             results = client.run(requests)
-            tokens = sum((r.body or {}).get("usage", {}).get("completion_tokens", 0) for r in results if not r.cached)
             s = client.stats
+            tokens = s.completion_tokens
             return {"http_requests": s.sent, "retried": s.retried, "loop_retries": s.loop_retries,
                     "http_status": {str(k): v for k, v in sorted(s.by_status.items())},
                     "failed": sum(r.status == "request_failed" for r in results),

@@ -189,30 +189,32 @@ def eval_condition(cond: str, row: dict) -> bool:
 
 def segment(text: str, budget: int, count_tokens) -> list[str]:
     """Lines re-joined into segments of at most `budget` tokens (Nemotron-CC's per-style input
-    budgets); a single line over the budget is cut at word boundaries."""
-    segments, current, used = [], [], 0
+    budgets); a line longer than what is left is continued word by word, so a title stays with
+    the paragraph that follows it."""
+    segments: list[str] = []
+    buf, used = "", 0
+
+    def flush():
+        nonlocal buf, used
+        if buf.strip():
+            segments.append(buf.strip())
+        buf, used = "", 0
+
     for line in text.split("\n"):
         n = count_tokens(line) + 1
-        if n > budget:
-            if current:
-                segments.append("\n".join(current))
-                current, used = [], 0
-            words, piece, pn = line.split(" "), [], 0
-            for w in words:
-                wn = count_tokens(w) + 1
-                if piece and pn + wn > budget:
-                    segments.append(" ".join(piece))
-                    piece, pn = [], 0
-                piece.append(w)
-                pn += wn
-            if piece:
-                current, used = [" ".join(piece)], pn
+        if used + n <= budget:
+            buf, used = (buf + "\n" + line if buf else line), used + n
             continue
-        if current and used + n > budget:
-            segments.append("\n".join(current))
-            current, used = [], 0
-        current.append(line)
-        used += n
-    if current:
-        segments.append("\n".join(current))
-    return [s for s in (x.strip() for x in segments) if s]
+        if n <= budget:
+            flush()
+            buf, used = line, n
+            continue
+        sep = "\n" if buf else ""
+        for w in line.split(" "):
+            wn = max(1, count_tokens(w))
+            if buf and used + wn > budget:
+                flush()
+                sep = ""
+            buf, used, sep = (buf + sep + w if buf else w), used + wn, " "
+    flush()
+    return segments
