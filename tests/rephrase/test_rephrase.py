@@ -74,7 +74,6 @@ def test_faults_checks_policy_and_counts(tmp_path):
     assert loop["sampling"]["temperature"] >= 0.6 and "cat sat" not in synthetic["loop"]["text"]
     # every other generation is rejected with its own reason
     got = {r["id"]: r["reason"] for r in drops.to_pylist()}
-    by_parent = {json.loads(d)["parent"] if False else None for d in []}
     assert sorted(got.values()) == sorted(EXPECTED_DROPS.values())
     # policy: those documents never reached the server
     assert not any(k.startswith("POLICY") for k in sent_docs)
