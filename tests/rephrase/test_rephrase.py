@@ -43,8 +43,9 @@ def corpus(path):
 
 
 def run(inp, out, url, *extra):
+    similarity = [] if "--similarity" in extra else ["--no-similarity"]
     assert main(["rephrase", inp, "--out", out, "--endpoint", url, "--model", "m", "--temperature", "0",
-                 "--require-license", "--no-similarity", "--workers", "1", "--quiet", *extra]) == 0
+                 "--require-license", *similarity, "--workers", "1", "--quiet", *extra]) == 0
     return json.load(open(os.path.join(out, "stats.json")))
 
 
@@ -57,7 +58,7 @@ def read(out):
 def test_faults_checks_policy_and_counts(tmp_path):
     inp = corpus(str(tmp_path / "in"))
     with LoopbackLLM() as srv:
-        stats = run(inp, str(tmp_path / "out"), srv.url, "--max-new-tokens", "400")
+        stats = run(inp, str(tmp_path / "out"), srv.url, "--max-new-tokens", "400", "--similarity")
         received = srv.received
         sent_docs = set(srv.by_document)
     kept, drops = read(str(tmp_path / "out"))
@@ -96,6 +97,7 @@ def test_faults_checks_policy_and_counts(tmp_path):
     assert gen["model"] == "loopback-double" and gen["style"] == "wiki@1" and len(gen["prompt_hash"]) == 12
     assert not g["text"].startswith("Here is")  # prefix stripped
     assert 0 <= g["rephrase_copy"] < 0.8 and g["rephrase_lost_numbers"] == 0
+    assert all(r["rephrase_similarity"] > 0.6 for r in synthetic.values())  # all-MiniLM-L6-v2 cosine
 
 
 def test_rerun_and_resume_send_nothing_and_are_byte_identical(tmp_path):

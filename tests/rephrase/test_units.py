@@ -77,3 +77,12 @@ def test_licence_policy():
     assert not_sent_reason("CC0-1.0", ["robots:GPTBot"], False) == "opted_out"
     assert synthetic_license("CC-BY-NC-SA-4.0", "Apache-2.0") == "CC-BY-NC-SA-4.0"
     assert synthetic_license("CC-BY-4.0", "Llama-3.3-Community") == "CC-BY-4.0 AND LicenseRef-Llama-3.3-Community"
+
+
+def test_similarity_model_tells_a_paraphrase_from_another_text():
+    from gristmill.pipeline.rephrase.embed import Embedder
+
+    sims = Embedder().similarity([SRC, SRC], [
+        "Marie Curie received the 1903 physics Nobel with Pierre Curie and Becquerel, and the 1911 chemistry prize.",
+        "The recipe needs two cups of flour, a pinch of salt and an hour in a warm oven."])
+    assert sims[0] > 0.6 > 0.2 > sims[1]
