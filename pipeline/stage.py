@@ -46,6 +46,9 @@ class StageOutput:
     counters: dict[str, int] = field(default_factory=dict)
     # source stages: records read from the file (kept + dropped); map stages leave it None
     records_in: int | None = None
+    # rows a stage made that were not in its input (rephrase@1's synthetic rows, accepted in
+    # `table` or rejected in `drops`): the count then reads in + generated == out + dropped
+    generated: int = 0
 
 
 class Stage:

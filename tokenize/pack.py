@@ -31,6 +31,8 @@ from gristmill.mixing.mixture import (MixtureSpec, assign_shards, sample_copies,
                                      targets)
 
 META_COLUMNS = ("id", "source", "topic", "license", "url", "origin_file")
+# synthetic rows' lineage (rephrase@1); they reach the index only of shards that hold such rows
+LINEAGE_COLUMNS = tuple(n for n, _ in sf.LINEAGE_FIELDS)
 
 
 def _column(table: pa.Table, name: str) -> pa.Array:
@@ -55,10 +57,10 @@ def scatter_part(path: str, rows: np.ndarray, split: np.ndarray, shard: np.ndarr
                  epoch: np.ndarray, bucket_root: str, part: int) -> int:
     """Phase 2: write the selected copies of one part into bucket files, one per output shard."""
     names = pq.read_schema(path).names
-    table = pq.read_table(path, columns=[c for c in (*META_COLUMNS, "tokens") if c in names])
+    table = pq.read_table(path, columns=[c for c in (*META_COLUMNS, *LINEAGE_COLUMNS, "tokens") if c in names])
     picked = table.take(pa.array(rows))
     cols = {"order": pa.array(order, pa.int64()), "epoch": pa.array(epoch, pa.int32())}
-    for c in META_COLUMNS:
+    for c in (*META_COLUMNS, *LINEAGE_COLUMNS):
         cols["doc_id" if c == "id" else c] = _column(picked, c)
     cols["tokens"] = picked.column("tokens").combine_chunks()
     bucket = pa.table(cols)

@@ -11,8 +11,11 @@ A token folder (what `gristmill tokenize` writes) holds:
 The index (Arrow IPC, one row per document copy, in file order) has `offset` (int64, first
 token), `length` (int64, tokens of the text, EOS not counted: the EOS sits at offset+length),
 `doc_id`, `source`, `topic`, `license`, `url`, `origin_file` and `epoch` (0 for a document's
-first copy in the mix, 1 for its second...). `.bin` files have no header, so `np.memmap`
-(or any language) reads them directly.
+first copy in the mix, 1 for its second...). A shard that holds synthetic rows (written by
+`rephrase@1`) has four more columns, `parent_id`, `generator`, `parent_url` and
+`parent_license`, so a token of a rewrite leads to the document it was generated from; a
+shard without synthetic rows is written with the nine columns alone, byte for byte as before.
+`.bin` files have no header, so `np.memmap` (or any language) reads them directly.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ INDEX_SCHEMA = pa.schema([
     ("topic", pa.string()), ("license", pa.string()), ("url", pa.string()), ("origin_file", pa.string()),
     ("epoch", pa.int32()),
 ])
+# lineage of synthetic rows; only in the index of a shard that has at least one
+LINEAGE_FIELDS = [("parent_id", pa.string()), ("generator", pa.string()), ("parent_url", pa.string()),
+                  ("parent_license", pa.string())]
+LINEAGE_SCHEMA = pa.schema(list(INDEX_SCHEMA) + [pa.field(n, t) for n, t in LINEAGE_FIELDS])
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -57,10 +64,16 @@ def index_path(folder: str, split: str, index: int) -> str:
     return os.path.join(folder, TOKENS_DIR, shard_name(split, index) + INDEX_SUFFIX)
 
 
+def has_lineage(table: pa.Table) -> bool:
+    """True if any row of `table` is synthetic (has a parent)."""
+    return "parent_id" in table.column_names and table.column("parent_id").null_count < table.num_rows
+
+
 def write_index(table: pa.Table, path: str) -> None:
+    schema = LINEAGE_SCHEMA if has_lineage(table) else INDEX_SCHEMA
     tmp = path + ".tmp"
-    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, INDEX_SCHEMA) as writer:
-        writer.write_table(table.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA))
+    with pa.OSFile(tmp, "wb") as sink, ipc.new_file(sink, schema) as writer:
+        writer.write_table(table.select(schema.names).cast(schema))
     os.replace(tmp, path)
 
 
@@ -105,6 +118,11 @@ class Origin:
     doc_offset: int    # first token of that document in the shard
     position: int      # the token's position inside the document (== length for its EOS)
     epoch: int
+    # synthetic rows only (null for an original document): what it was generated from, and how
+    parent_id: str | None = None
+    generator: str | None = None
+    parent_url: str | None = None
+    parent_license: str | None = None
 
 
 def locate(folder: str, shard: int, offset: int, split: str = "train") -> Origin:
@@ -119,4 +137,5 @@ def locate(folder: str, shard: int, offset: int, split: str = "train") -> Origin
     rec = index.slice(row, 1).to_pylist()[0]
     return Origin(doc_id=rec["doc_id"], url=rec["url"], license=rec["license"], source=rec["source"],
                   topic=rec["topic"], origin_file=rec["origin_file"], doc_offset=int(starts[row]),
-                  position=int(offset - starts[row]), epoch=int(rec["epoch"]))
+                  position=int(offset - starts[row]), epoch=int(rec["epoch"]),
+                  **{n: rec.get(n) for n, _ in LINEAGE_FIELDS})

@@ -26,6 +26,7 @@ AREA_CLIS = (
     "gristmill.tokenize.cli",
     "gristmill.mixing.cli",
     "gristmill.pipeline.audit.cli",
+    "gristmill.pipeline.rephrase.cli",
 )
 
 

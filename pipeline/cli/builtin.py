@@ -33,6 +33,8 @@ STAGES: dict[str, str] = {
     "quality_classifier@1": "gristmill.filters.quality:QualityClassifier",
     "select@1": "gristmill.filters.select:Select",
     "topics@1": "gristmill.filters.topics:TopicModel",
+    # synthetic rephrasing (pipeline/rephrase)
+    "rephrase@1": "gristmill.pipeline.rephrase.stage:Rephrase",
     # tokens and training (tokenize)
     "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
     "token_shards@1": "gristmill.tokenize.stages:TokenShards",

@@ -11,8 +11,8 @@ import os
 
 from tests.support.paths import REPO
 
-AREAS = ("gristmill.pipeline.ingest", "gristmill.filters", "gristmill.ocr", "gristmill.tokenize",
-         "gristmill.mixing", "gristmill.pipeline.audit")
+AREAS = ("gristmill.pipeline.ingest", "gristmill.pipeline.rephrase", "gristmill.pipeline.audit",
+         "gristmill.filters", "gristmill.ocr", "gristmill.tokenize", "gristmill.mixing")
 TOP = ("gristmill.pipeline.cli",)
 FOLDERS = {"pipeline": "gristmill.pipeline", "filters": "gristmill.filters", "ocr": "gristmill.ocr",
            "tokenize": "gristmill.tokenize", "mixing": "gristmill.mixing"}
