@@ -73,7 +73,7 @@ def make_model(name: str, n_runs: int):
     if name == "gbm":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05,
+        return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1,
                                              min_samples_leaf=int(min(20, max(3, n_runs // 8))), random_state=0)
     if name == "gp":
         from sklearn.gaussian_process import GaussianProcessRegressor

@@ -64,17 +64,19 @@ def sample_mixtures(prior_weights: dict[str, float], n: int, seed: int, cap: dic
         raise ValueError(f"the caps sum to {limit.sum():.3f} < 1: no mixture fits the budget; "
                          "lower the budget or raise max_epochs")
     rng = np.random.default_rng([seed, 12])
-    out, tries = [], 0
-    while len(out) < n:
-        tries += 1
-        if tries > max_tries * n:
-            raise ValueError(f"only {len(out)} of {n} mixtures fit the caps after {tries - 1} draws")
-        s = SCALES[rng.integers(len(SCALES))]
-        w = rng.dirichlet(alpha * s)
+    out, drawn = [], 0
+    batch = max(2 * n, 256)
+    while sum(len(o) for o in out) < n:  # Dirichlet draws as normalised gammas, a batch at a time
+        if drawn > max_tries * n:
+            raise ValueError(f"only {sum(len(o) for o in out)} of {n} mixtures fit the caps after {drawn} draws")
+        s = SCALES[rng.integers(len(SCALES), size=batch)]
+        g = rng.gamma(alpha[None, :] * s[:, None])
+        drawn += batch
+        g = g[g.sum(axis=1) > 0]
+        w = g / g.sum(axis=1, keepdims=True)
         w[w < min_weight] = 0.0
-        if w.sum() <= 0:
-            continue
-        w = w / w.sum()
-        if np.all(w <= limit + 1e-12):
-            out.append(np.round(w, 6) / np.round(w, 6).sum())
-    return np.array(out)
+        w = w[w.sum(axis=1) > 0]
+        w = np.round(w / w.sum(axis=1, keepdims=True), 6)
+        w = w / w.sum(axis=1, keepdims=True)
+        out.append(w[np.all(w <= limit[None, :] + 1e-12, axis=1)])
+    return np.concatenate(out)[:n]

@@ -22,11 +22,12 @@ from gristmill.mixing.runs import FIT, MODEL, MixDirError, matrices, read_swarm,
 PROPOSAL = "proposal.json"
 
 
-def fit_mixdir(mix_dir: str, model: str | None = None, targets: list[str] | None = None, folds: int = 5) -> dict:
+def fit_mixdir(mix_dir: str, model: str | None = None, targets: list[str] | None = None, folds: int = 5,
+               candidates: tuple[str, ...] = regress.MODELS) -> dict:
     swarm, runs, X, ys = matrices(mix_dir, targets)
     if len(runs) < 4:
         raise MixDirError(f"{mix_dir}: {len(runs)} run(s); out-of-fold scores need at least 4")
-    names = [model] if model else list(regress.MODELS)
+    names = [model] if model else list(candidates)
     lower = swarm.get("lower_is_better", {})
     scored, oof = regress.fit_models(X, ys, names, lower, folds)
     chosen = model or max(names, key=lambda n: scored[n]["mean"]["spearman"])
