@@ -37,4 +37,9 @@ STAGES: dict[str, str] = {
     "tokenize@1": "gristmill.tokenize.stages:TokenizeDocuments",
     "token_shards@1": "gristmill.tokenize.stages:TokenShards",
     "train_model@1": "gristmill.tokenize.stages:TrainModel",
+    # mixture search (mixing)
+    "mix_swarm@1": "gristmill.mixing.stages:MixSwarm",
+    "mix_fit@1": "gristmill.mixing.stages:MixFit",
+    "mix_propose@1": "gristmill.mixing.stages:MixPropose",
+    "mix_compare@1": "gristmill.mixing.stages:MixCompare",
 }
