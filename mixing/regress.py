@@ -97,6 +97,23 @@ def scores(pred: np.ndarray, actual: np.ndarray, lower_is_better: bool = True) -
     return {"spearman": round(rho, 4), "pearson": round(r, 4), "regret_at_1": round(regret, 5), "runs": int(len(pred))}
 
 
+def _quiet(fn):
+    """The GP's kernel bounds warn on nearly every small swarm; the scores say how it did."""
+    import functools
+    import warnings
+
+    @functools.wraps(fn)
+    def inner(*a, **kw):
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fn(*a, **kw)
+
+    return inner
+
+
+@_quiet
 def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Each run's prediction by a model that never saw it."""
     from sklearn.model_selection import KFold
@@ -125,6 +142,7 @@ def fit_models(X: np.ndarray, ys: dict[str, np.ndarray], names: list[str], lower
     return result, oof
 
 
+@_quiet
 def refit(name: str, X: np.ndarray, ys: dict[str, np.ndarray]) -> dict:
     """One estimator per metric, fitted on every run that has it."""
     out = {}
