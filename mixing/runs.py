@@ -97,9 +97,10 @@ def import_csv(mixtures_csv: str, metrics_csv: str, mix_dir: str, lower_is_bette
     """RegMix's released layout (or gristmill's own, as `mix predict` writes it) -> MIXDIR.
     Every non-index column of the mixtures CSV is a domain weight; of the metrics CSV, a metric."""
     mixtures, metrics = _read_csv(mixtures_csv), _read_csv(metrics_csv)
-    domains = [c for c in mixtures.columns if c != "index"]
-    names = [c for c in metrics.columns if c != "index" and c not in domains]
-    joined = mixtures.merge(metrics[["index", *names]], on="index", how="inner")
+    names = [c for c in metrics.columns if c != "index"]
+    # a CSV written by `mix predict` carries predicted metric columns beside the weights
+    domains = [c for c in mixtures.columns if c != "index" and c not in names and c != "predicted_mean"]
+    joined = mixtures[["index", *domains]].merge(metrics[["index", *names]], on="index", how="inner")
     if joined.empty:
         raise MixDirError(f"no `index` value of {mixtures_csv} occurs in {metrics_csv}")
     weights = joined[domains].to_numpy(dtype=float)

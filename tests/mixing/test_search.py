@@ -61,6 +61,9 @@ def test_import_fit_predict_propose_regmix_layout(tmp_path):
     assert search.predict_csv(mix, mixtures, out) == 32
     pred = pd.read_csv(out)
     assert {"metric/a_val_loss", "metric/b_val_loss", "predicted_mean"} <= set(pred.columns)
+    # gristmill's own layout (predict's CSV, metrics beside the weights) imports back
+    again = str(tmp_path / "again")
+    assert runs.import_csv(out, metrics, again) == {"runs": 32, "domains": 4, "metrics": 2}
     assert fit["chosen"] == "loglinear"  # the data are log-linear: it ranks best
     r = search.propose_mixdir(mix, str(tmp_path / "w.yaml"))
     w = np.array(list(r["weights"].values()))
