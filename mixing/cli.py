@@ -67,6 +67,8 @@ def mixture_params(args: argparse.Namespace) -> dict:
             raise CliError(f"--max-epochs is a number or DOMAIN=N,...,*=N, got {args.max_epochs!r}") from None
     if args.budget:
         params["budget_tokens"] = int(args.budget)
+    if args.weights and args.weights.strip().endswith((".yaml", ".yml", ".json")):
+        _weights_file_defaults(args.weights.strip(), args, params)
     if args.export is not None:
         formats = [f.strip() for f in args.export.split(",") if f.strip()]
         allowed = _declared("export").choices
@@ -75,6 +77,21 @@ def mixture_params(args: argparse.Namespace) -> dict:
             raise CliError(f"unknown export format(s) {bad}; choose from {', '.join(allowed)}")
         params["export"] = formats
     return params
+
+
+def _weights_file_defaults(path: str, args: argparse.Namespace, params: dict) -> None:
+    """A WEIGHTS.yaml from `mix propose` also names the budget and repetition cap its caps were
+    computed at: used unless --budget / --max-epochs say otherwise."""
+    import yaml
+
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict) or "weights" not in raw:
+        return
+    if not args.budget and raw.get("budget_tokens"):
+        params["budget_tokens"] = int(raw["budget_tokens"])
+    if args.max_epochs is None and raw.get("max_epochs") is not None:
+        params["max_epochs"] = float(raw["max_epochs"])
 
 
 def token_shards_stage(args: argparse.Namespace):

@@ -17,8 +17,8 @@ from dataclasses import fields
 
 import numpy as np
 
-# CPU defaults: a 116k-parameter model, ~50 s per proxy on one core, so a 24-run swarm of
-# the sample corpus takes about 10 minutes on 2 cores (measured: see README, "Mixture search")
+# CPU defaults: 2 layers, 32 wide (42k parameters at vocab 512), ~40 s per proxy on one of
+# 2 busy cores: a 24-run swarm of the sample corpus took 493 s on 2 cores (README, "Mixture search")
 PROXY_DEFAULTS = dict(n_layer=2, n_head=2, n_embd=32, block_size=64, batch_size=16, steps=300, lr=3e-3,
                       min_lr=3e-4, warmup_steps=30, log_interval=100, eval_interval=300, eval_windows=64,
                       checkpoint_interval=300, threads=1, device="cpu", compile="off")

@@ -24,7 +24,7 @@ def _swarm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=24, help="proxy runs (Olmix: about 5 x the domains; default 24)")
     p.add_argument("--by", default="source", choices=("source", "topic"), help="what names a domain")
     p.add_argument("--proxy", default=None, help="YAML/JSON of TrainConfig fields for the proxies "
-                                                  "(default: a 116k-parameter GPT, 300 steps)")
+                                                  "(default: a 2-layer, 32-wide GPT, 300 steps)")
     p.add_argument("--seed", type=int, default=0, help="seed of the mixtures and of every proxy (one for all)")
     p.add_argument("--prior", default="natural", choices=("natural", "uniform", "unimax"),
                    help="what the mixtures are sampled around")

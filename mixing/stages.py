@@ -42,7 +42,7 @@ class MixSwarm(Stage):
         runs: int = param(24, "proxy runs (Olmix: about 5 x the domains)", ge=2)
         by: str = param("source", "what names a domain", choices=("source", "topic"))
         prior: str = param("natural", "what the mixtures are sampled around", choices=("natural", "uniform", "unimax"))
-        proxy: dict[str, Any] = param({}, "TrainConfig fields of the proxies (default: 116k-class GPT, 300 steps)")
+        proxy: dict[str, Any] = param({}, "TrainConfig fields of the proxies (default: mixing.proxy.PROXY_DEFAULTS, 300 steps)")
         seed: int = param(0, "seed of the mixtures and of every proxy")
         budget_tokens: int | None = param(None, "target budget of the caps (default: the proxy's tokens)", gt=0)
         max_epochs: float = param(4.0, "repetition cap", gt=0)

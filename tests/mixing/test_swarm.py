@@ -80,3 +80,18 @@ def test_swarm_on_dask_writes_runs_and_resumes(tokens, tmp_path):
     with pytest.raises(mixruns.MixDirError, match="proxy_hash"):
         run_swarm(plan_swarm(tokens, 4, proxy_overrides={**TINY, "steps": 9}, seed=1), mix)
     assert not os.path.exists(os.path.join(mix, "proxies", "run-0000", "ckpt.pt"))
+
+
+def test_mix_apply_reads_a_proposed_weights_yaml(tokens, tmp_path):
+    from gristmill.pipeline.cli import main
+
+    weights = tmp_path / "WEIGHTS.yaml"
+    weights.write_text("by: source\nweights: {alpha: 0.5, code: 0.25, digits: 0.25}\nbudget_tokens: 6000\n"
+                       "max_epochs: 4.0\n")
+    out = str(tmp_path / "mixed")
+    assert main(["mix", "apply", os.path.dirname(tokens), "--weights", str(weights), "--out", out,
+                 "--val-fraction", "0.1", "--workers", "1", "--quiet"]) == 0
+    m = sf.read_manifest(out)["mixture"]
+    assert m["requested_weights"] == {"alpha": 0.5, "code": 0.25, "digits": 0.25}
+    assert m["budget_tokens"] == 6000 and m["max_epochs"] == 4.0
+    assert abs(m["realised"]["alpha"]["fraction"] - 0.5) < 0.05
