@@ -75,7 +75,7 @@ def _check_resume(plan: dict, mix_dir: str) -> pd.DataFrame:
 
     with open(path) as f:
         old = json.load(f)
-    for key in ("tokens_hash", "proxy_hash", "seed", "by", "prior", "budget_tokens"):
+    for key in ("tokens_hash", "proxy_hash", "seed", "by", "prior", "budget_tokens", "max_epochs", "metrics"):
         if old.get(key) != plan.get(key):
             raise MixDirError(f"{mix_dir} holds a swarm with another {key} ({old.get(key)!r}, now "
                               f"{plan.get(key)!r}); use a new --out")
