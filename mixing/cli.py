@@ -1,7 +1,8 @@
 """Command line of the mixing area, collected by `gristmill.pipeline.cli`:
 
-    gristmill mix apply TOKENIZED --out DIR --weights a=0.5,b=0.5 [--budget N] [--max-epochs E] ...
+    gristmill mix apply TOKENIZED --out DIR --weights a=0.5,b=0.5|WEIGHTS.yaml [--budget N] [--max-epochs E] ...
     (`gristmill mix TOKENIZED ...`, from before `mix` was a group, means the same)
+    gristmill mix swarm|import|fit|predict|propose|rebucket|report ...   (mixture search: search_cli.py)
 
 `mix apply` re-samples an already tokenized folder into a new mixture without re-encoding: a
 one-step workflow whose step is the sink `token_shards@1`, reading the folder's parts (its
@@ -37,7 +38,8 @@ def add_mixture_options(p: argparse.ArgumentParser) -> None:
     stage = _token_shards()
     weights, budget, epochs, export = (_declared(n) for n in ("weights", "budget_tokens", "max_epochs", "export"))
     # CLI-only spellings: a mapping as DOMAIN=W,..., a number or DOMAIN=N,*=N, a comma-separated list
-    p.add_argument("--weights", default=None, help=f"{weights.help}; here as web=0.5,code=0.3,math=0.2")
+    p.add_argument("--weights", default=None, help=f"{weights.help}; here as web=0.5,code=0.3,math=0.2 "
+                                                   "or a WEIGHTS.yaml written by `gristmill mix propose`")
     add_param_options(p, stage, names=["by"])
     p.add_argument("--budget", type=float, default=None, help=budget.help)
     p.add_argument("--max-epochs", default=None,
@@ -65,6 +67,8 @@ def mixture_params(args: argparse.Namespace) -> dict:
             raise CliError(f"--max-epochs is a number or DOMAIN=N,...,*=N, got {args.max_epochs!r}") from None
     if args.budget:
         params["budget_tokens"] = int(args.budget)
+    if args.weights and args.weights.strip().endswith((".yaml", ".yml", ".json")):
+        _weights_file_defaults(args.weights.strip(), args, params)
     if args.export is not None:
         formats = [f.strip() for f in args.export.split(",") if f.strip()]
         allowed = _declared("export").choices
@@ -73,6 +77,21 @@ def mixture_params(args: argparse.Namespace) -> dict:
             raise CliError(f"unknown export format(s) {bad}; choose from {', '.join(allowed)}")
         params["export"] = formats
     return params
+
+
+def _weights_file_defaults(path: str, args: argparse.Namespace, params: dict) -> None:
+    """A WEIGHTS.yaml from `mix propose` also names the budget and repetition cap its caps were
+    computed at: used unless --budget / --max-epochs say otherwise."""
+    import yaml
+
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict) or "weights" not in raw:
+        return
+    if not args.budget and raw.get("budget_tokens"):
+        params["budget_tokens"] = int(raw["budget_tokens"])
+    if args.max_epochs is None and raw.get("max_epochs") is not None:
+        params["max_epochs"] = float(raw["max_epochs"])
 
 
 def token_shards_stage(args: argparse.Namespace):
@@ -120,10 +139,18 @@ def _apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_commands() -> list[Command]:
+    from gristmill.mixing.search_cli import COMMANDS as SEARCH
+
+    return SEARCH
+
+
 COMMANDS = [
-    Command("mix", "mixtures of an already tokenized folder (`mix apply`: re-sample it, no re-encoding)",
+    Command("mix", "mixtures: re-sample a tokenized folder (`apply`), search for the best mixture (swarm, fit, "
+                   "propose, report)",
             subcommands=[
                 Command("apply", "re-sample an already tokenized folder into a new mixture (no re-encoding)",
                         _apply_args, _apply),
+                *_search_commands(),
             ]),
 ]

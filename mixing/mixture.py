@@ -50,7 +50,10 @@ class MixtureSpec:
 
 
 def parse_weights(text: str) -> dict[str, float]:
-    """`web=0.5,code=0.3,math=0.2` -> {"web": 0.5, ...}."""
+    """`web=0.5,code=0.3,math=0.2` -> {"web": 0.5, ...}; a .yaml/.yml/.json path reads its
+    `weights:` mapping (the WEIGHTS.yaml of `gristmill mix propose`) or a plain mapping."""
+    if text.strip().endswith((".yaml", ".yml", ".json")):
+        return read_weights_file(text.strip())
     out = {}
     for item in filter(None, (x.strip() for x in text.split(","))):
         name, sep, value = item.rpartition("=")
@@ -58,6 +61,21 @@ def parse_weights(text: str) -> dict[str, float]:
             raise ValueError(f"bad weight {item!r}: use DOMAIN=WEIGHT")
         out[name.strip()] = float(value)
     return out
+
+
+def read_weights_file(path: str) -> dict[str, float]:
+    import os
+
+    import yaml
+
+    if not os.path.exists(path):
+        raise ValueError(f"weights file not found: {path}")
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    raw = raw.get("weights", raw) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) for v in raw.values()):
+        raise ValueError(f"{path}: expected a mapping DOMAIN: WEIGHT (or one under `weights:`)")
+    return {str(k): float(v) for k, v in raw.items()}
 
 
 @dataclass

@@ -133,9 +133,9 @@ class TokenShards(Stage):
     @dataclass(frozen=True)
     class Params:
         by: str = param("source", "column that names the domain", choices=("source", "topic"))
-        weights: dict[str, float] | None = param(
-            None, "mixture weights per domain, e.g. {web: 0.5, code: 0.3, math: 0.2} "
-                  "(default: the natural mixture, every document once)")
+        weights: dict[str, float] | str | None = param(
+            None, "mixture weights per domain, e.g. {web: 0.5, code: 0.3, math: 0.2}, or a WEIGHTS.yaml file "
+                  "(`gristmill mix propose`) (default: the natural mixture, every document once)")
         budget_tokens: int | None = param(
             None, "training tokens in the mix (default: the most the max_epochs caps allow)", gt=0, cli="--budget")
         max_epochs: float | dict[str, float] = param(
@@ -173,7 +173,10 @@ def mixture_spec(cfg: "TokenShards.Params"):
     """The MixtureSpec of token_shards' parameters."""
     from gristmill.mixing.mixture import MixtureSpec
 
-    return MixtureSpec(by=cfg.by, weights=cfg.weights, budget_tokens=cfg.budget_tokens,
+    from gristmill.mixing.mixture import read_weights_file
+
+    weights = read_weights_file(cfg.weights) if isinstance(cfg.weights, str) else cfg.weights
+    return MixtureSpec(by=cfg.by, weights=weights, budget_tokens=cfg.budget_tokens,
                        max_epochs=cfg.max_epochs, seed=cfg.seed)
 
 

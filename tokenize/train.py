@@ -9,7 +9,10 @@ held-out text per domain), then `train()`: the loop, evaluation, logging and che
 * Resume: `RUN_DIR/ckpt.pt` holds model, optimizer, step and both random generators, so
   stopping at step k and resuming gives the same numbers as an uninterrupted run.
 * Log: `RUN_DIR/train_log.jsonl`, one JSON object per logged step: step, loss, lr, tokens/s,
-  and at evaluation steps `val_loss` (mean over domains) and `val_loss_by_domain`.
+  and at evaluation steps `val_loss` (mean over domains), `val_loss_by_domain` and
+  `val_bpb_by_domain` (bits per byte: the loss over the bytes the held-out tokens decode to).
+* Weights: `TrainConfig.weights` samples training windows per domain by weight from the
+  same shards (mixture search trains many proxies on one token folder this way).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class TrainConfig:
     device: str = "auto"         # auto: cuda if available, else cpu
     compile: str = "auto"        # auto: torch.compile on cuda only (on CPU it costs more than it saves)
     threads: int = 0             # CPU threads for torch; 0: half the cores (spare ones feed the loader)
+    # mixture of the training windows: {domain: weight} draws each window from one domain's
+    # documents with that probability (the shards are not re-packed); None: uniform over tokens
+    weights: dict | None = None
 
 
 def read_config_file(path: str | None) -> dict:
@@ -81,7 +87,7 @@ def load_config(path: str | None, raw: dict | None = None) -> TrainConfig:
 class TokenData:
     """Memory-mapped training shards and per-domain validation streams of one token folder."""
 
-    def __init__(self, folder: str, block_size: int):
+    def __init__(self, folder: str, block_size: int, weights: dict | None = None):
         self.manifest = sf.read_manifest(folder)
         dtype = np.dtype(self.manifest["dtype"])
         n_train = len(self.manifest["splits"]["train"]["shards"])
@@ -92,6 +98,8 @@ class TokenData:
         self.shard_p = room / room.sum()
         self.block_size = block_size
         self.val = self._val_streams(folder, dtype)
+        self.bytes_per_token = val_bytes_per_token(folder, self.val, int(self.manifest["eos_id"]))
+        self.domains = DomainWindows(folder, self.manifest, self.train, block_size, weights) if weights else None
 
     def _val_streams(self, folder: str, dtype) -> dict[str, np.ndarray]:
         by = self.manifest.get("mixture", {}).get("by", "source")
@@ -105,6 +113,9 @@ class TokenData:
         return {d: np.concatenate(p).astype(np.int64) for d, p in sorted(pieces.items())}
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.domains is not None:
+            xy = torch.from_numpy(self.domains.windows(rng, batch_size))
+            return xy[:, :-1], xy[:, 1:]
         shards = rng.choice(len(self.train), size=batch_size, p=self.shard_p)
         rows = []
         for s in shards:
@@ -119,6 +130,73 @@ class TokenData:
         T = min(self.block_size, len(stream) - 1)
         starts = np.unique(np.linspace(0, len(stream) - T - 1, num=count).astype(np.int64))
         return torch.from_numpy(np.stack([stream[s:s + T + 1] for s in starts]))
+
+
+class DomainWindows:
+    """Training windows drawn by domain weight from the packed shards: each domain's documents
+    (in file order) form one virtual stream; a window is `block_size + 1` consecutive tokens
+    of that stream, so it never mixes domains and no shard is rewritten."""
+
+    def __init__(self, folder: str, manifest: dict, shards: list, block_size: int, weights: dict):
+        by = manifest.get("mixture", {}).get("by", "source")
+        spans: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for i in range(len(shards)):
+            index = sf.read_index(sf.index_path(folder, "train", i))
+            dom = np.array([d or "unknown" for d in index.column(by).to_pylist()], dtype=object)
+            off, n = index.column("offset").to_numpy(), index.column("length").to_numpy() + 1
+            for d in np.unique(dom):
+                m = dom == d
+                spans.setdefault(d, []).append((np.full(int(m.sum()), i), off[m], n[m]))
+        total = sum(float(v) for v in weights.values())
+        missing = [d for d, w in weights.items() if w > 0 and d not in spans]
+        if missing or total <= 0:
+            raise ValueError(f"{folder}: no training documents of domain(s) {missing} (have {sorted(spans)})")
+        self.names = [d for d, w in sorted(weights.items()) if w > 0]
+        self.p = np.array([weights[d] / total for d in self.names])
+        self.shards, self.T = shards, block_size + 1
+        self.streams = []
+        for d in self.names:
+            shard, off, n = (np.concatenate(x) for x in zip(*spans[d]))
+            ends = np.cumsum(n)
+            if ends[-1] < self.T:
+                raise ValueError(f"{folder}: domain {d!r} has {ends[-1]} training tokens, fewer than a window")
+            self.streams.append((shard, off, ends - n, ends))
+
+    def windows(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        out = np.empty((count, self.T), np.int64)
+        for row, k in enumerate(rng.choice(len(self.names), size=count, p=self.p)):
+            shard, off, starts, ends = self.streams[k]
+            pos = int(rng.integers(0, ends[-1] - self.T + 1))
+            filled, j = 0, int(np.searchsorted(ends, pos, side="right"))
+            while filled < self.T:  # a window may run over several consecutive documents
+                inner = pos + filled - starts[j]
+                take = min(int(ends[j] - starts[j] - inner), self.T - filled)
+                a = int(off[j] + inner)
+                out[row, filled:filled + take] = self.shards[shard[j]][a:a + take]
+                filled += take
+                j += 1
+        return out
+
+
+def val_bytes_per_token(folder: str, val: dict[str, np.ndarray], eos_id: int) -> dict[str, float]:
+    """UTF-8 bytes per held-out token of each domain (the tokens decoded with the folder's
+    tokenizer; EOS counts as no bytes): loss / ln 2 / this is bits per byte."""
+    path = os.path.join(folder, sf.TOKENIZER)
+    if not os.path.exists(path) or not val:
+        return {}
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(path)
+    out = {}
+    for d, stream in val.items():
+        ids = stream[stream != eos_id].tolist()
+        out[d] = len(tok.decode(ids, skip_special_tokens=True).encode("utf-8")) / max(len(stream), 1)
+    return out
+
+
+def bits_per_byte(losses: dict[str, float], bytes_per_token: dict[str, float]) -> dict[str, float]:
+    return {d: round(loss / math.log(2) / bytes_per_token[d], 5) for d, loss in losses.items()
+            if bytes_per_token.get(d)}
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -174,7 +252,7 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 2) // 2))
     device = _device(cfg)
-    data = TokenData(data_dir, cfg.block_size)
+    data = TokenData(data_dir, cfg.block_size, cfg.weights)
     model_cfg = GPTConfig(vocab_size=data.manifest["vocab_size"], block_size=cfg.block_size,
                           n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout)
     model = GPT(model_cfg).to(device)
@@ -242,6 +320,7 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: 
             if (step % cfg.eval_interval == 0 or done) and data.val:
                 rec["val_loss_by_domain"] = evaluate(model, data, cfg, device, autocast)
                 rec["val_loss"] = round(float(np.mean(list(rec["val_loss_by_domain"].values()))), 5)
+                rec["val_bpb_by_domain"] = bits_per_byte(rec["val_loss_by_domain"], data.bytes_per_token)
             log.write(json.dumps(rec) + "\n")
             log.flush()
             first = first or rec
@@ -254,6 +333,7 @@ def train(data_dir: str, run_dir: str, cfg: TrainConfig | None = None, stop_at: 
     first = first or last or {"step": step, "loss": float("nan")}
     last = last or first
     return {"first_step": first["step"], "first_loss": first["loss"], "last_step": last["step"],
-            "last_loss": last["loss"], "val_loss_mean": last.get("val_loss"), "steps": step,
+            "last_loss": last["loss"], "val_loss_mean": last.get("val_loss"),
+            "val_bpb_by_domain": last.get("val_bpb_by_domain"), "steps": step,
             "tokens_per_s": round(tokens_per_step * (step - start_step) / max(elapsed, 1e-9), 1),
             "device": str(device), "params": model.num_params(), "checkpoint": ckpt_path}

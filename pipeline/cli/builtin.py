@@ -42,4 +42,9 @@ STAGES: dict[str, str] = {
     # the licensing audit and the run report (pipeline/audit)
     "audit@1": "gristmill.pipeline.audit.stages:AuditSink",
     "report@1": "gristmill.pipeline.audit.stages:ReportSink",
+    # mixture search (mixing)
+    "mix_swarm@1": "gristmill.mixing.stages:MixSwarm",
+    "mix_fit@1": "gristmill.mixing.stages:MixFit",
+    "mix_propose@1": "gristmill.mixing.stages:MixPropose",
+    "mix_compare@1": "gristmill.mixing.stages:MixCompare",
 }
