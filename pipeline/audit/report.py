@@ -109,13 +109,22 @@ def _unit(values: dict) -> bool:
 
 
 def mixture_search(run: Run) -> list[dict]:
-    """Steps of the mixture search (tune_mix): their product and any plots they wrote."""
+    """Steps of the mixture search (tune_mix): their product, and the search's plots (drawn by
+    gristmill.mixing.report from the last step whose folder holds a fitted swarm) or any PNGs
+    a step wrote."""
     out = []
-    for s in run.steps:
-        if "mix" not in s.stage and "mix" not in s.name:
-            continue
+    steps = [s for s in run.steps if "mix" in s.stage or "mix" in s.name]
+    fitted = [s for s in steps if os.path.exists(os.path.join(s.folder, "runs.parquet"))
+              and os.path.exists(os.path.join(s.folder, "fit.json"))]
+    for s in steps:
         pngs = sorted(glob.glob(os.path.join(s.folder, "**", "*.png"), recursive=True))
-        out.append({"step": s.name, "stage": s.stage, "plots": [os.path.relpath(p, run.root) for p in pngs],
+        plots = [{"file": os.path.relpath(p, run.root)} for p in pngs]
+        if fitted and s is fitted[-1]:
+            from gristmill.mixing.report import build
+
+            _, drawn = build(s.folder)
+            plots += [{"name": name, "data": uri} for name, uri in sorted(drawn.items())]
+        out.append({"step": s.name, "stage": s.stage, "plots": plots,
                     "product": {k: v for k, v in (s.fit or {}).items() if isinstance(v, (int, float, str))}})
     return out
 
@@ -198,8 +207,12 @@ def report_page(r: dict) -> str:
             parts.append(f"<p>{esc(m['step'])} ({esc(m['stage'])}): "
                          + esc(", ".join(f"{k}={v}" for k, v in m["product"].items())) + "</p>")
             for p in m["plots"]:
-                with open(os.path.join(r["_root"], p), "rb") as f:
-                    parts.append(f'<img alt="{esc(p)}" src="data:image/png;base64,{base64.b64encode(f.read()).decode()}">')
+                if "data" in p:  # drawn by the mixing area's report
+                    parts.append(f'<img alt="{esc(p["name"])}" src="{p["data"]}">')
+                    continue
+                with open(os.path.join(r["_root"], p["file"]), "rb") as f:
+                    parts.append(f'<img alt="{esc(p["file"])}" src="data:image/png;base64,'
+                                 f'{base64.b64encode(f.read()).decode()}">')
     else:
         parts.append('<p class="muted">no mixture search in this run (workflows/tune_mix.yaml runs one)</p>')
     return page(f"Run report: {r['workdir']}", "".join(parts))
@@ -256,7 +269,11 @@ def write_report(path: str, out_html: str) -> dict[str, str]:
     out_json = os.path.splitext(out_html)[0] + ".json"
     with open(out_html, "w", encoding="utf-8") as f:
         f.write(report_page(data))
+    public = {k: v for k, v in data.items() if not k.startswith("_")}
+    # the page embeds the mixture-search plots; the JSON names them
+    public["mixture_search"] = [{**m, "plots": [{k: v for k, v in p.items() if k != "data"} for p in m["plots"]]}
+                                for m in data["mixture_search"]]
     with open(out_json, "w", encoding="utf-8") as f:
-        json.dump({k: v for k, v in data.items() if not k.startswith("_")}, f, indent=2, sort_keys=True)
+        json.dump(public, f, indent=2, sort_keys=True)
         f.write("\n")
     return {"html": out_html, "json": out_json}

@@ -41,3 +41,14 @@ def test_swarm_fit_propose_compare_stages(tmp_path):
     m = [json.load(open(tmp_path / "compare" / n / "tokens" / "manifest.json")) for n in ("proposal", "uniform")]
     assert m[0]["splits"]["val"]["tokens"] == m[1]["splits"]["val"]["tokens"]
     assert m[1]["mixture"]["requested_weights"] == {"alpha": 1 / 3, "code": 1 / 3, "digits": 1 / 3}
+    # the run report shows the search's plots (drawn by mixing.report from the fitted swarm)
+    from gristmill.pipeline.audit.report import mixture_search
+    from gristmill.pipeline.audit.workdir import Run, StepInfo
+
+    run = Run(root=str(tmp_path), token_dir=tokens, documents_dir=docs, train_dir=None, steps=[
+        StepInfo("swarm", str(tmp_path / "swarm"), "sink", "mix_swarm@1", fit=info),
+        StepInfo("propose", str(tmp_path / "propose"), "sink", "mix_propose@1", fit=prop)])
+    found = {m["step"]: m for m in mixture_search(run)}
+    drawn = {p["name"] for p in found["propose"]["plots"]}
+    assert {"predicted_vs_actual", "proposal", "weights"} <= drawn and not found["swarm"]["plots"]
+    assert all(p["data"].startswith("data:image/png;base64,") for p in found["propose"]["plots"])
