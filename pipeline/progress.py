@@ -95,8 +95,10 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
     if docs:
         first, last = docs[0].stats, docs[-1].stats
         total_dropped = sum(r.stats["docs_dropped"] for r in docs)
+        generated = sum(r.stats.get("generated", 0) for r in docs)  # rows a step added (rephrase@1)
         kept_pct = 100.0 * last["docs_out"] / first["docs_in"] if first["docs_in"] else 0.0
-        print(f"\nkept {last['docs_out']:,} of {first['docs_in']:,} records read ({kept_pct:.1f}%); "
+        made = f" and {generated:,} generated" if generated else ""
+        print(f"\nkept {last['docs_out']:,} of {first['docs_in']:,} records read{made} ({kept_pct:.1f}%); "
               f"the other {total_dropped:,} are in the drop logs, each with its step and reason.", file=file)
         print(f"outputs: {docs[-1].out_dir} (kept documents); each step's folder holds "
               "part-*.parquet, dropped/ (drop log) and stats.json. Look inside with "

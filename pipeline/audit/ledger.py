@@ -274,8 +274,9 @@ def first_step_documents(run: Run) -> dict[str, dict]:
 def balance(steps: list[StepInfo]) -> list[dict]:
     out, prev = [], None
     for s in steps:
-        out.append({"step": s.name, "docs_in": s.docs_in, "docs_out": s.docs_out, "docs_dropped": s.docs_dropped,
-                    "balanced": s.docs_in == s.docs_out + s.docs_dropped,
+        out.append({"step": s.name, "docs_in": s.docs_in, "generated": s.generated, "docs_out": s.docs_out,
+                    "docs_dropped": s.docs_dropped,
+                    "balanced": s.docs_in + s.generated == s.docs_out + s.docs_dropped,
                     "reads_previous_output": prev is None or s.docs_in == prev.docs_out})
         prev = s
     return out

@@ -37,6 +37,7 @@ class StepInfo:
     docs_in: int = 0
     docs_out: int = 0
     docs_dropped: int = 0
+    generated: int = 0             # rows the step added (rephrase@1's synthetic rows, accepted or not)
     dropped_by_reason: dict = field(default_factory=dict)
     fit: dict | None = None        # a corpus step's fit / a sink's product
     upstream: str | None = None    # folder the step read
@@ -94,6 +95,7 @@ def _document_step(folder: str, markers: list[dict], root: str) -> StepInfo:
         info.docs_in += int(m.get("docs_in", 0))
         info.docs_out += int(m.get("docs_out", 0))
         info.docs_dropped += int(m.get("docs_dropped", 0))
+        info.generated += int(m.get("generated", 0))
         for k, v in (m.get("dropped_by_reason") or {}).items():
             info.dropped_by_reason[k] = info.dropped_by_reason.get(k, 0) + int(v)
         info.stage = info.stage or m.get("stage", "")

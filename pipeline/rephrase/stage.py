@@ -46,6 +46,8 @@ LINEAGE_COLUMNS = {"parent_id": pa.string(), "generator": pa.string(), "parent_s
 
 
 class Rephrase(Stage):
+    """Rewrite chosen documents with an LLM server (styles, fidelity checks, licence policy, lineage)."""
+
     name = "rephrase"
     kind = "corpus"
     reads = ("text",)
