@@ -117,3 +117,18 @@ def test_param_paths_are_relative_to_the_recipe(tmp_path):
                                                   "params": {"f": "evals/e.jsonl", "g": "not-a-file"}}]}))
     stage = load(str(wf_path)).steps[0].stage
     assert stage.params["f"] == str(tmp_path / "evals" / "e.jsonl") and stage.params["g"] == "not-a-file"
+
+
+def test_every_bundled_workflow_loads_and_checks():
+    """Each recipe in workflows/ parses, names registered stages with valid parameters, and
+    passes the column check (including those not run here, e.g. the vLLM one)."""
+    import glob
+    import os
+
+    from tests.support.paths import REPO
+
+    paths = sorted(glob.glob(os.path.join(REPO, "workflows", "*.yaml")))
+    assert len(paths) >= 7
+    for path in paths:
+        wf = load(path)
+        assert wf.steps, path
