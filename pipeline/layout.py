@@ -64,10 +64,10 @@ class StepLayout:
         return os.path.join(self.out_dir, MARKER_DIR, PART.format(index).replace(".parquet", ".json"))
 
     def read_marker(self, index: int) -> dict | None:
-        return _read_json(self.marker(index))
+        return read_json(self.marker(index))
 
     def read_fit(self) -> dict | None:
-        return _read_json(self.fit_marker)
+        return read_json(self.fit_marker)
 
 
 def part_path(out_dir: str, index: int) -> str:
@@ -91,7 +91,8 @@ def hidden_part(name: str) -> bool:
     return name.startswith((".", "_")) or name in (DROPPED_DIR, PDF_QUEUE_DIR)
 
 
-def _read_json(path: str) -> dict | None:
+def read_json(path: str) -> dict | None:
+    """A JSON file's content, or None if it is absent or half-written."""
     try:
         with open(path) as f:
             return json.load(f)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gristmill.pipeline.layout import (DROPPED_DIR, FIT_MARKER, MARKER_DIR, RUN_SUMMARY, STATE_DIR, StepLayout,
-                                       list_parts)
+                                       list_parts, read_json)
 
 MANIFEST = "manifest.json"   # the token folder's (gristmill.tokenize.shard_format.MANIFEST)
 TRAIN_LOG = os.path.join("run", "train_log.jsonl")
@@ -59,18 +59,10 @@ class Run:
         return [s for s in self.steps if s.kind == "documents"]
 
 
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
 def _markers(folder: str) -> list[dict]:
     out = []
     for path in sorted(glob.glob(os.path.join(folder, MARKER_DIR, "*.json"))):
-        m = _read_json(path)
+        m = read_json(path)
         if m is not None:
             out.append(m)
     return out
@@ -89,7 +81,7 @@ def _input_folder(path: str, root: str) -> str:
 def _document_step(folder: str, markers: list[dict], root: str) -> StepInfo:
     name = os.path.basename(folder.rstrip("/"))
     info = StepInfo(name=name, folder=folder, kind="documents")
-    stats = _read_json(StepLayout(folder, name).stats_path) or {}
+    stats = read_json(StepLayout(folder, name).stats_path) or {}
     info.stage, info.params = stats.get("stage", ""), stats.get("params", {})
     for m in markers:
         info.docs_in += int(m.get("docs_in", 0))
@@ -108,7 +100,7 @@ def _document_step(folder: str, markers: list[dict], root: str) -> StepInfo:
 
 def _sink_step(folder: str) -> StepInfo:
     name = os.path.basename(folder.rstrip("/"))
-    stats = _read_json(StepLayout(folder, name).stats_path) or {}
+    stats = read_json(StepLayout(folder, name).stats_path) or {}
     return StepInfo(name=name, folder=folder, kind="sink", stage=stats.get("stage", ""),
                     params=stats.get("params", {}), fit=StepLayout(folder, name).read_fit())
 
@@ -149,7 +141,7 @@ def open_run(path: str) -> Run:
         if os.path.exists(os.path.join(folder, STATE_DIR, FIT_MARKER)) and not markers:
             sinks.append(_sink_step(folder))
     steps = _chain(doc_steps)
-    summary = _read_json(os.path.join(root, RUN_SUMMARY))
+    summary = read_json(os.path.join(root, RUN_SUMMARY))
     order = (summary or {}).get("order")
     if order:
         rank = {n: i for i, n in enumerate(order)}
@@ -215,8 +207,8 @@ def read_train_log(train_dir: str | None) -> list[dict]:
 
 
 def read_train_config(train_dir: str | None) -> dict | None:
-    return _read_json(os.path.join(train_dir, TRAIN_CONFIG)) if train_dir else None
+    return read_json(os.path.join(train_dir, TRAIN_CONFIG)) if train_dir else None
 
 
 def read_manifest(token_dir: str | None) -> dict | None:
-    return _read_json(os.path.join(token_dir, MANIFEST)) if token_dir else None
+    return read_json(os.path.join(token_dir, MANIFEST)) if token_dir else None
