@@ -66,8 +66,42 @@ class StepLayout:
     def read_marker(self, index: int) -> dict | None:
         return read_json(self.marker(index))
 
+    def shard_files(self, index: int) -> dict[str, str]:
+        """The files a finished shard consists of, by their name relative to the step folder."""
+        return {PART.format(index): self.part(index), f"{DROPPED_DIR}/{PART.format(index)}": self.dropped(index)}
+
+    def checksums(self, index: int) -> dict[str, dict]:
+        """Size and SHA-256 of each of the shard's files (written into its marker)."""
+        return {name: file_checksum(path) for name, path in self.shard_files(index).items()}
+
+    def verify(self, index: int, marker: dict) -> str | None:
+        """Why the shard a marker vouches for cannot be trusted, or None if it can: a file
+        missing (`part_missing`), or of another size or content than when it was written
+        (`part_changed`). Markers from before checksums only need their files to exist."""
+        files = self.shard_files(index)
+        if any(not os.path.exists(p) for p in files.values()):
+            return "part_missing"
+        recorded = marker.get("files")
+        if recorded is None:
+            return None
+        for name, want in recorded.items():
+            path = files.get(name)
+            if path is None or os.path.getsize(path) != want.get("bytes") or file_checksum(path) != want:
+                return "part_changed"
+        return None
+
     def read_fit(self) -> dict | None:
         return read_json(self.fit_marker)
+
+
+def file_checksum(path: str) -> dict:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return {"bytes": os.path.getsize(path), "sha256": h.hexdigest()}
 
 
 def part_path(out_dir: str, index: int) -> str:

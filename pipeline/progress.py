@@ -84,6 +84,10 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
         headline = (r.stats.get("fit") or r.stats.get("product") or {}).get("headline")
         if headline:
             print(f"{r.name}: {headline}", file=file)
+    for r in results:  # shards a rerun found broken and redid, each with its reason
+        if r.stats.get("redone_by_reason"):
+            print(f"{r.name}: redid {sum(r.stats['redone_by_reason'].values())} shard(s): "
+                  f"{_reasons(r.stats['redone_by_reason'])}", file=file)
     unbalanced = [r.name for r in results if not r.stats.get("balanced", True)]
     if unbalanced:
         print(f"WARNING: in != out + dropped for {', '.join(unbalanced)}", file=file)

@@ -170,6 +170,7 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
                 progress.fail(step_name)
 
     upstream: list = [None] * n
+    redone: dict[str, dict[str, int]] = {}  # step -> reason -> shards redone on this run
     upstream_dir = _input_folder(inputs)
     upstream_fit = StepLayout(upstream_dir).read_fit() if upstream_dir else None
     documents_dir = upstream_dir
@@ -194,7 +195,10 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
         current: list = [None] * n
         for i in range(n):
             done = layout.read_marker(i)
-            if done is not None:  # resume: finished shards are not even submitted
+            problem = _untrusted(layout, i, done)
+            if problem:
+                redone.setdefault(step.name, {})[problem] = redone.get(step.name, {}).get(problem, 0) + 1
+            elif done is not None:  # resume: finished shards are not even submitted
                 progress.update(step.name, done, skipped=True)
                 continue
             deps = [upstream[i]] if upstream[i] is not None else []
@@ -211,8 +215,23 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
     results = [StepResult(s.name, s.stage.versioned_name, layouts[s.name].out_dir,
                           collect_stats(layouts[s.name], s, n)) for s in wf.steps]
     for r in results:
+        if r.name in redone:
+            r.stats["redone_by_reason"] = dict(sorted(redone[r.name].items()))
+    for r in results:
         write_json_atomic(r.stats, layouts[r.name].stats_path)
     return failures, results
+
+
+def _untrusted(layout: StepLayout, index: int, marker: dict | None) -> str | None:
+    """Why shard `index` must be redone although it looks finished (None: trust it or it is
+    simply not done). A marker whose files are missing or changed, or a part file left
+    without a marker (`part_without_marker`: a run killed between the two writes)."""
+    if marker is not None:
+        problem = layout.verify(index, marker)
+        if problem:
+            os.remove(layout.marker(index))  # the worker then redoes the shard
+        return problem
+    return "part_without_marker" if os.path.exists(layout.part(index)) else None
 
 
 def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str]) -> dict:

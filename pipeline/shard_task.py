@@ -108,7 +108,7 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
     """
     layout = ctx.step.layout
     done = layout.read_marker(ctx.index)
-    if done is not None:
+    if done is not None and layout.verify(ctx.index, done) is None:
         return {**done, "skipped": True}
     t0 = time.perf_counter()
     stage = _cached(stage, ctx.step)
@@ -139,6 +139,8 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
         "seconds": round(time.perf_counter() - t0, 4),
         "worker": _where(),
         "stage": stage.versioned_name,
+        # what the marker vouches for: a rerun redoes the shard if a file is missing or changed
+        "files": layout.checksums(ctx.index),
     }
     write_json_atomic(stats, layout.marker(ctx.index))
     return {**stats, "skipped": False}
