@@ -56,7 +56,7 @@ def run_proxy(run_id: str, weights: dict[str, float], tokens_dir: str, config: d
     (proxies are short; only finished runs are recorded)."""
     import torch
 
-    from gristmill.tokenize.train import TrainConfig, bits_per_byte, train
+    from gristmill.tokenize.train import TrainConfig, train
 
     t0 = time.perf_counter()
     run_dir = os.path.join(work_dir, run_id)

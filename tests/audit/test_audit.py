@@ -9,7 +9,6 @@ import math
 import os
 
 import polars as pl
-import pyarrow.parquet as pq
 import pytest
 
 from gristmill.pipeline.audit.audit import FILES, build_audit, write_audit

@@ -1,4 +1,3 @@
-import sys
 """End to end through the command line and the Dask runner (one worker)."""
 
 import json

@@ -1,5 +1,3 @@
-import os
-import sys
 import math
 
 import numpy as np

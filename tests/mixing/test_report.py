@@ -9,7 +9,6 @@ import re
 import pytest
 
 from gristmill.mixing import runs, search
-from gristmill.mixing.report import write_report
 from tests.support.browser import dump_dom, not_blank, require_chromium, screenshot
 from tests.support.mix_data import regmix_csvs
 

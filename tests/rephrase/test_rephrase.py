@@ -7,7 +7,6 @@ import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from gristmill.pipeline.cli import main
 from tests.support.loopback_llm import LoopbackLLM
@@ -123,7 +122,7 @@ def test_rerun_and_resume_send_nothing_and_are_byte_identical(tmp_path):
 
 
 def test_locate_on_a_synthetic_token_names_the_parent(tmp_path, capsys):
-    from gristmill.tokenize.shard_format import INDEX_SCHEMA, index_path, read_index, read_manifest
+    from gristmill.tokenize.shard_format import INDEX_SCHEMA, index_path, read_index
 
     inp = corpus(str(tmp_path / "in"))
     with LoopbackLLM() as srv:
