@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gristmill.pipeline.errors import GristmillError
+from gristmill.pipeline.shards import write_json_atomic
 
 SWARM = "swarm.json"
 RUNS = "runs.parquet"
@@ -52,10 +53,9 @@ def read_swarm(mix_dir: str) -> dict:
 
 
 def write_json(obj, path: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=float)
-    os.replace(tmp, path)
+    """A mixture folder's JSON: keys in the order written (domains keep their order) and numpy
+    numbers as numbers, written atomically."""
+    write_json_atomic(obj, path, sort_keys=False, default=float)
 
 
 def read_runs(mix_dir: str) -> pd.DataFrame:

@@ -33,12 +33,14 @@ def write_parquet_atomic(table: pa.Table, path: str) -> None:
         raise
 
 
-def write_json_atomic(obj, path: str) -> None:
+def write_json_atomic(obj, path: str, sort_keys: bool = True, default=str) -> None:
+    """Write `obj` as JSON via a temp file in the same folder and a rename. `default` turns
+    what JSON lacks into something it has (str by default; float keeps numpy numbers numbers)."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
     with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+        json.dump(obj, f, indent=2, sort_keys=sort_keys, default=default)
         f.write("\n")
     os.replace(tmp, path)
 
