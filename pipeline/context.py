@@ -1,7 +1,7 @@
 """Where a stage runs, handed to it as one explicit object.
 
 * `StepContext`: one per step: its name, its folder layout (output, state, side outputs such
-  as the PDF queue), the upstream step's folder and fit result, its own fit result once the
+  as the PDF queue), the run's workdir, the upstream step's folder and fit result, its own fit result once the
   corpus-wide phase has run. `setup(ctx)` receives it.
 * `ShardContext`: one per shard task: the step context plus the shard's index and input.
   `process(table, ctx)` and `process_file(path, ctx)` receive it.
@@ -25,6 +25,7 @@ from gristmill.pipeline.layout import StepLayout
 class StepContext:
     step: str
     layout: StepLayout
+    workdir: str | None = None          # the run's workdir (`gristmill run --workdir`); None for a lone --out
     upstream_dir: str | None = None     # the previous step's folder (or the input folder)
     upstream_fit: dict | None = None    # the previous step's corpus-wide result (`_fitted`)
     documents_dir: str | None = None    # for sinks: the folder of the last step that wrote documents

@@ -133,10 +133,10 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     scheduler = scheduler or wf.scheduler
     t0 = time.time()
     if client is not None:
-        failures, results = _run_on(client, wf, inputs, out_dirs, quiet)
+        failures, results = _run_on(client, wf, inputs, out_dirs, quiet, workdir)
     else:
         with dask_client(scheduler, workers or wf.workers) as c:
-            failures, results = _run_on(c, wf, inputs, out_dirs, quiet)
+            failures, results = _run_on(c, wf, inputs, out_dirs, quiet, workdir)
     wall = time.time() - t0
     if workdir is not None:
         write_json_atomic({"workflow": wf.name, "wall_seconds": round(wall, 2),
@@ -150,7 +150,8 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     return results
 
 
-def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], quiet: bool):
+def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], quiet: bool,
+            workdir: str | None = None):
     from distributed import as_completed
 
     futures: dict = {}
@@ -178,7 +179,7 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
     for depth, step in enumerate(wf.steps):
         layout = layouts[step.name]
         os.makedirs(layout.out_dir, exist_ok=True)
-        ctx = StepContext(step=step.name, layout=layout, upstream_dir=upstream_dir, upstream_fit=upstream_fit,
+        ctx = StepContext(step=step.name, layout=layout, workdir=workdir, upstream_dir=upstream_dir, upstream_fit=upstream_fit,
                           documents_dir=documents_dir)
         kind = step.stage.kind
         if kind in ("corpus", "sink"):

@@ -5,8 +5,8 @@
   exclusions, the dataset card and Croissant file.
 * `report@1`: the run report (report.html + report.json) into its step folder.
 
-Both read the workdir around their own folder (the folder above it), so they see every step
-the run wrote before them; the run prints where the pages are.
+Both read the run's workdir (from their step context), so they see every step the run wrote
+before them; the run prints where the pages are.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from gristmill.pipeline.stage import Stage
 
 
 def _workdir(ctx, given: str | None) -> str:
-    return given or os.path.dirname(os.path.abspath(ctx.out_dir.rstrip("/")))
+    workdir = given or ctx.step.workdir
+    if not workdir:
+        raise ValueError("no workdir to read: run this step with `gristmill run --workdir`, or give `workdir:`")
+    return workdir
 
 
 class AuditSink(Stage):
