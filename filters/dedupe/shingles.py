@@ -112,7 +112,12 @@ def word_hashes(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarra
 
     Each distinct word of the batch is hashed once (dictionary encoding), then gathered.
     """
-    words = pc.utf8_split_whitespace(normalize(text))
+    # trailing whitespace is trimmed first: pyarrow's utf8_split_whitespace (26.0.1) reads the
+    # byte after the last string of the array, and when that (uninitialised) byte is not valid
+    # UTF-8 it keeps the last string's trailing space in its last word ("source " for "source"),
+    # so one document's hashes depended on the worker's memory. Trimming removes only the empty
+    # trailing word, which is dropped below anyway (same whitespace set: every code point checked)
+    words = pc.utf8_split_whitespace(pc.utf8_rtrim_whitespace(normalize(text)))
     offsets = words.offsets.to_numpy().astype(np.int64)
     flat = words.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     offsets = offsets - offsets[0]

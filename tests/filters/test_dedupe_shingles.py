@@ -48,6 +48,29 @@ def test_hashes_do_not_depend_on_the_batch():
     assert np.array_equal(s1[0], s2[1])
 
 
+def _followed_by(strings: list[str], tail: bytes) -> pa.Array:
+    """A large_string array whose data buffer goes on with `tail` after its last string, as a
+    freshly computed Arrow array's buffer goes on with whatever its allocation held."""
+    data = b"".join(s.encode() for s in strings)
+    offsets = np.cumsum([0] + [len(s.encode()) for s in strings]).astype(np.int64)
+    return pa.Array.from_buffers(pa.large_string(), len(strings),
+                                 [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data + tail)])
+
+
+@pytest.mark.parametrize("tail", [b"", b"\x80", b"\xff\xfe", b"\xc2", b"x"])
+def test_word_hashes_do_not_depend_on_the_bytes_after_the_last_document(monkeypatch, tail):
+    # the last document's normalised text ends in a space ("source." -> "source "); what lies
+    # past the array's last byte (uninitialised memory in a worker) must not change its words
+    texts = ["a first document.", "see original source."]
+    normalised = [sh.normalize(pa.array([t])).to_pylist()[0] for t in texts]
+    assert normalised[-1].endswith(" ")
+    clean_w, clean_off = sh.word_hashes(pa.array(["a first document", "see original source"]))
+    monkeypatch.setattr(sh, "normalize", lambda text: _followed_by(normalised, tail))
+    w, off = sh.word_hashes(pa.array(texts))
+    assert np.array_equal(off, clean_off) and np.array_equal(w, clean_w)
+    assert np.array_equal(sh.exact_keys(w, off)[0], sh.exact_keys(clean_w, clean_off)[0])
+
+
 def test_short_and_empty_documents():
     sets = shingle_sets(["two words", "", "one two three four five six"])
     assert len(sets[0]) == 1 and len(sets[1]) == 0 and len(sets[2]) == 2
