@@ -30,8 +30,10 @@ from tests.support.paths import REPO, SAMPLE
 SCHEDULER_PORT = 8786
 HOSTS = ["sched", "w1", "w2", "client"]
 WORKFLOW_NAME = "cluster"
-# what bookkeeping JSON may differ between two equal runs: how long, and on which worker
-VOLATILE_KEYS = {"seconds", "wall_seconds", "worker", "workers", "phase_seconds", "phase_worker_mib"}
+# what bookkeeping JSON may differ between two equal runs: how long, on which worker, and how
+# many temp files a killed worker's cut-off writes left for the runner to remove
+VOLATILE_KEYS = {"seconds", "wall_seconds", "worker", "workers", "phase_seconds", "phase_worker_mib",
+                 "temp_files_removed"}
 
 
 def sample_inputs(dst: str, docs_per_file: int = 40) -> str:
