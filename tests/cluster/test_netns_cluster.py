@@ -47,3 +47,45 @@ def test_multi_host_run_with_a_killed_worker_is_byte_identical_to_local_cluster(
     # every part and drop log of the 4 document steps, the token shards and their indexes
     assert kinds["part"] == kinds["drop_log"] == 4 * 14 and kinds["token_bin"] == kinds["token_index"] > 2
     assert os.path.exists(os.path.join(workdir, "shards", "manifest.json"))
+
+
+def test_hosts_reach_each_other_and_a_killed_creator_leaves_nothing_behind(tmp_path):
+    """Two hosts talk over the bridge; the root namespace gets no interface and a host no route
+    out of its subnet; a creator killed
+    before its teardown takes its processes with it, and the next Hosts() deletes its namespaces."""
+    import subprocess
+    import sys
+    import time
+
+    root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    with netns.Hosts(["a", "b"]) as hosts:
+        assert subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout == root_links
+        serve = [sys.executable, "-c", "import socket,sys; s=socket.create_server((sys.argv[1], 9999)); "
+                 "c,_=s.accept(); c.sendall(b'hello from a')", hosts.addr["a"]]
+        hosts.popen("a", serve)
+        fetch = [sys.executable, "-c", "import socket,sys,time\nfor _ in range(100):\n try:\n"
+                 "  print(socket.create_connection((sys.argv[1], 9999), timeout=5).recv(64).decode()); break\n"
+                 " except OSError: time.sleep(0.05)", hosts.addr["a"]]
+        assert hosts.run("b", fetch, timeout=30).stdout.strip() == "hello from a"
+        # a host has its own address on eth0 and no route beyond its /24 (no default route)
+        assert hosts.run("b", ["ip", "route"], timeout=10).stdout.split()[0] == f"{netns.SUBNET}.0/{netns.PREFIX_LEN}"
+        assert "default" not in hosts.run("b", ["ip", "route"], timeout=10).stdout
+
+    creator = subprocess.run(
+        [sys.executable, "-c", "import os, signal, sys; from tests.support import netns\n"
+         "h = netns.Hosts(['x']); p = h.popen('x', ['sleep', '300']); print(h.tag, p.pid, flush=True)\n"
+         "os.kill(os.getpid(), signal.SIGKILL)"], capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=nc.REPO))
+    assert creator.returncode == -9
+    tag, pid = creator.stdout.split()
+    for _ in range(100):  # the sleep dies with its creator (PR_SET_PDEATHSIG)
+        if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("a process started by a killed creator outlived it")
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"{tag}-x" in listed and f"{tag}-switch" in listed
+    removed = netns.remove_stale()
+    assert {f"{tag}-x", f"{tag}-switch"} <= set(removed)
+    assert tag not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

@@ -8,15 +8,19 @@ no address and no route, so nothing started on these hosts can reach anything bu
 other hosts (and a host's own loopback). The filesystem is not namespaced: a folder is
 shared by every host, which is what the cluster test uses as its shard store.
 
-Names carry the creating process's pid and a random tag (`gm-<pid>-<tag>-<host>`), so
+Names carry the creating process's pid and a random tag (`gmnet-<pid>-<tag>-<host>`), so
 parallel runs do not clash; `close()` (also on failure, and at interpreter exit) kills
-every process started here, then deletes the namespaces, which deletes their veths.
+every process started here, then deletes the namespaces, which deletes their veths. A
+process started here also dies with its creator (PR_SET_PDEATHSIG), and the namespaces of a
+creator that was itself killed are deleted by the next `Hosts()`.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +31,9 @@ SUBNET = "10.213.0"
 PREFIX_LEN = 24
 SWITCH = "switch"
 BRIDGE = "br0"
+TAG = "gmnet"
+_OURS = re.compile(rf"^{TAG}-(\d+)-[0-9a-f]{{4}}-")
+PR_SET_PDEATHSIG = 1
 
 
 def unavailable() -> str | None:
@@ -36,12 +43,45 @@ def unavailable() -> str | None:
         return "needs root (ip netns add, veth pairs)"
     if shutil.which("ip") is None:
         return "iproute2's `ip` command is not installed"
-    probe = f"gm-{os.getpid()}-probe"
+    probe = f"{TAG}-{os.getpid()}-0000-probe"
     r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if r.returncode != 0:
         return f"`ip netns add` is refused here: {r.stderr.strip()}"
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (`ip netns exec` execs in place, so this holds for the command)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, 9)  # SIGKILL
+    except (OSError, AttributeError):
+        pass
+
+
+def remove_stale() -> list[str]:
+    """Delete namespaces made here by a process that no longer exists (one killed before its
+    teardown ran); what is still inside them was started by it."""
+    gone = []
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = _OURS.match(name)
+        if not m or os.path.exists(f"/proc/{m.group(1)}"):
+            continue
+        _end_processes_in(name)
+        if subprocess.run(["ip", "netns", "del", name], capture_output=True).returncode == 0:
+            gone.append(name)
+    return gone
+
+
+def _end_processes_in(name: str) -> None:
+    r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 def _ip(*args: str) -> None:
@@ -54,7 +94,8 @@ class Hosts:
     """Namespaced hosts on one bridge; `addr[name]` is each host's address."""
 
     def __init__(self, names: list[str], first_octet: int = 1):
-        self.tag = f"gm-{os.getpid()}-{os.urandom(2).hex()}"
+        remove_stale()
+        self.tag = f"{TAG}-{os.getpid()}-{os.urandom(2).hex()}"
         self.names = list(names)
         self.addr = {n: f"{SUBNET}.{first_octet + i}" for i, n in enumerate(self.names)}
         self.procs: list[subprocess.Popen] = []
@@ -96,7 +137,8 @@ class Hosts:
         out = open(log, "ab") if log else subprocess.DEVNULL
         try:
             p = subprocess.Popen(["ip", "netns", "exec", self.ns(host), *argv], stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True, **kw)
+                                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent,
+                                 **kw)
         finally:
             if log:
                 out.close()
@@ -123,13 +165,7 @@ class Hosts:
                 pass
         self.procs = []
         for name in reversed(self.made):
-            # anything still inside a namespace made here was started from it: end it by pid
-            r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            _end_processes_in(name)  # anything still inside a namespace made here was started from it
             for _ in range(20):
                 if subprocess.run(["ip", "netns", "del", name], capture_output=True).returncode == 0:
                     break
