@@ -70,6 +70,10 @@ class StepLayout:
         """The files a finished shard consists of, by their name relative to the step folder."""
         return {PART.format(index): self.part(index), f"{DROPPED_DIR}/{PART.format(index)}": self.dropped(index)}
 
+    def shard_folders(self) -> tuple[str, str, str]:
+        """The folders a shard task writes into: parts, drop logs, markers."""
+        return self.out_dir, os.path.join(self.out_dir, DROPPED_DIR), os.path.join(self.out_dir, MARKER_DIR)
+
     def checksums(self, index: int) -> dict[str, dict]:
         """Size and SHA-256 of each of the shard's files (written into its marker)."""
         return {name: file_checksum(path) for name, path in self.shard_files(index).items()}

@@ -22,7 +22,7 @@ from gristmill.pipeline.context import FitContext, ShardContext, StepContext
 from gristmill.pipeline.layout import RUN_SUMMARY, StepLayout, list_parts
 from gristmill.pipeline.progress import Progress, print_summary
 from gristmill.pipeline.shard_task import format_error, run_shard
-from gristmill.pipeline.shards import expand_inputs, write_json_atomic
+from gristmill.pipeline.shards import expand_inputs, remove_temp_files, write_json_atomic
 from gristmill.pipeline.stage import Stage
 from gristmill.pipeline.workflow import Step, Workflow, WorkflowError
 
@@ -213,11 +213,16 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
         srcs = [layout.part(i) for i in range(n)]
     drain()
     progress.close()
+    # no shard task runs now: what a worker killed mid-write left (its task ran again elsewhere)
+    leftovers = {s.name: sum(remove_temp_files(d) for d in layouts[s.name].shard_folders())
+                 for s in wf.steps if s.stage.kind != "sink" and layouts[s.name].owner}
     results = [StepResult(s.name, s.stage.versioned_name, layouts[s.name].out_dir,
                           collect_stats(layouts[s.name], s, n)) for s in wf.steps]
     for r in results:
         if r.name in redone:
             r.stats["redone_by_reason"] = dict(sorted(redone[r.name].items()))
+        if leftovers.get(r.name):
+            r.stats["temp_files_removed"] = leftovers[r.name]
     for r in results:
         write_json_atomic(r.stats, layouts[r.name].stats_path)
     return failures, results

@@ -16,14 +16,24 @@ from gristmill.pipeline.layout import hidden_part, list_parts  # noqa: F401 - li
 # resumed runs identical to uninterrupted ones.
 WRITE_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True,
                      write_statistics=True, row_group_size=64 * 1024)
+# A write in progress: the temp file beside its target, `.tmp-<target name>-<random>`. One that
+# stays was being written by a process that died (a worker killed mid-task); the rescheduled
+# task writes its own. It must not end in `.parquet`: Dask's read_parquet of a folder reads
+# every file with that extension, hidden or not, and would fail on the cut-off file.
+TEMP_PREFIX = ".tmp-"
+
+
+def _temp_file(path: str) -> str:
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.path.basename(path)}-", dir=folder)
+    os.close(fd)
+    return tmp
 
 
 def write_parquet_atomic(table: pa.Table, path: str) -> None:
     """Write `table` to `path` via a temp file in the same folder and a rename."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
-    os.close(fd)
+    tmp = _temp_file(path)
     try:
         pq.write_table(table, tmp, **WRITE_OPTIONS)
         os.replace(tmp, path)
@@ -36,13 +46,27 @@ def write_parquet_atomic(table: pa.Table, path: str) -> None:
 def write_json_atomic(obj, path: str, sort_keys: bool = True, default=str) -> None:
     """Write `obj` as JSON via a temp file in the same folder and a rename. `default` turns
     what JSON lacks into something it has (str by default; float keeps numpy numbers numbers)."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    with os.fdopen(fd, "w") as f:
+    tmp = _temp_file(path)
+    with open(tmp, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=sort_keys, default=default)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def remove_temp_files(folder: str) -> int:
+    """Delete the temp files that writers killed mid-write left in `folder` (not below it);
+    how many. Only while no writer of that folder is running."""
+    if not os.path.isdir(folder):
+        return 0
+    removed = 0
+    for name in os.listdir(folder):
+        if name.startswith(TEMP_PREFIX):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> list[str]:

@@ -271,3 +271,27 @@ def test_corrupted_or_partial_shards_are_found_on_rerun_and_redone(tmp_path, das
     for name, path in _data_files(clean).items():
         assert filecmp.cmp(path, broken / name, shallow=False), name
     assert "redone_by_reason" not in run(broken)[1].stats  # now intact: nothing redone
+
+
+def test_temp_files_of_a_worker_killed_mid_write_are_removed(tmp_path, dask_client):
+    """A worker killed while writing leaves its temp file beside the target (the rescheduled
+    task writes its own): the run removes them once no shard task runs, and counts them."""
+    copy_sample(tmp_path / "in", n_files=3)
+    wf = build({"inputs": [str(tmp_path / "in")], "steps": [
+        {"name": "read", "stage": "read_documents"},
+        {"name": "length", "stage": "length_filter", "params": {"min_words": 50}}]})
+    runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
+    length = tmp_path / "w" / "length"
+    before = {p.relative_to(length): p.read_bytes() for p in length.rglob("part-*.parquet")}
+    half = (length / "part-00001.parquet").read_bytes()[:500]
+    left = [length / ".tmp-k1l2m3.parquet", length / "dropped" / ".tmp-n4o5p6.parquet", length / "_done" / ".tmp-q7r8.json"]
+    for p in left:
+        p.write_bytes(half)  # what a killed writer leaves: a partial file under a temp name
+    os.remove(length / "_done" / "part-00001.json")  # its shard was not finished either
+    results = runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client, quiet=True)
+    assert not any(p.exists() for p in left)
+    assert results[1].stats["temp_files_removed"] == 3 and "temp_files_removed" not in results[0].stats
+    after = {p.relative_to(length): p.read_bytes() for p in length.rglob("part-*.parquet")}
+    assert after == before
+    assert "temp_files_removed" not in runner.run(wf, workdir=str(tmp_path / "w"), client=dask_client,
+                                                  quiet=True)[1].stats
