@@ -16,7 +16,12 @@ from gristmill.pipeline.stage import Stage, StageOutput, split_by_reason
 
 
 def word_counts(text: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return pc.list_value_length(pc.utf8_split_whitespace(text)).fill_null(0)
+    # Trimmed first: utf8_split_whitespace yields empty "words" for leading and trailing
+    # whitespace, and (pyarrow 26.0.1) reads the byte after the array's last string, so an
+    # untrimmed count could differ with the worker's memory (see filters/dedupe/shingles.py).
+    trimmed = pc.utf8_trim_whitespace(text)
+    counts = pc.list_value_length(pc.utf8_split_whitespace(trimmed))
+    return pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), 0, counts).fill_null(0)
 
 
 class LengthFilter(Stage):
