@@ -5,8 +5,10 @@ conversion records) become documents; every other record leaves a drop-log row w
 reason: `record_<type>` for warcinfo/request/metadata/revisit/dns/... records (and
 resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
 `http_status`, `unsupported_content_type`, `robots_txt` (kept as opt-out evidence),
-`pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, and the read errors
-`read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`.
+`pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, the read errors
+`read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`, and the per-document
+limits `record_too_large` (`max_record_mb`), `decoded_too_large` (`max_decoded_mb`: gzip /
+deflate / brotli bombs) and `page_too_large` (`max_html_mb`: what the extractor is given).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.ingest import charset, crawl, licenses, optout
 from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, ENGINES, get_engine
 from gristmill.pipeline.ingest.pdf_queue import is_pdf, pdf_table, write_pdf_shard
-from gristmill.pipeline.ingest.records import Record, iter_records
+from gristmill.pipeline.ingest.records import ReadLimits, Record, iter_records
 from gristmill.pipeline.ingest.robots import RobotsRules, is_robots_url
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
@@ -94,11 +96,22 @@ class Ingest(Stage):
                                       "captures in each input file")
         http_ok: list[int] = param([], "HTTP statuses of responses that become documents (empty: any 2xx)")
         pdf_dir: str | None = param(None, "PDF queue folder (default: the step's queue, OUT/pdfs)")
+        # Per-document limits: what one record may cost in memory and time (README, "Fuzzing").
+        max_record_mb: int = param(64, "records with a longer body (as stored, after WARC gzip) are dropped as "
+                                       "record_too_large; no more than this is ever read", gt=0)
+        max_decoded_mb: int = param(64, "payloads whose Content-Encoding (gzip, deflate, br) inflates past this "
+                                        "are dropped as decoded_too_large", gt=0)
+        max_html_mb: int = param(8, "HTML / text pages longer than this are dropped as page_too_large before "
+                                    "decoding and extraction (extraction takes ~0.15 s and ~30 MB per MB)", gt=0)
 
     @classmethod
     def expand_input(cls, spec: dict) -> list[str]:
         """A workflow input given as a mapping: a Common Crawl crawl by name (see crawl.expand_input)."""
         return crawl.expand_input(spec)
+
+    @property
+    def limits(self) -> ReadLimits:
+        return ReadLimits(self.cfg.max_record_mb << 20, self.cfg.max_decoded_mb << 20)
 
     def setup(self, ctx: StepContext | None = None) -> None:
         from gristmill.pipeline.ingest.langid import LanguageIdentifier
@@ -108,7 +121,7 @@ class Ingest(Stage):
         self.lid = LanguageIdentifier()
         self.global_robots = RobotsRules()
         for path in self.cfg.robots:
-            for rec in iter_records(path):
+            for rec in iter_records(path, self.limits):
                 if rec.body is not None and is_robots_url(rec.url) and rec.error is None:
                     self.global_robots.add(rec.url, rec.body, rec.http_status)
 
@@ -137,7 +150,7 @@ class Ingest(Stage):
             drops["reason"].append(reason)
             drops["detail"].append(detail)
 
-        for rec in iter_records(path):
+        for rec in iter_records(path, self.limits):
             n += 1
             counters[f"records_{rec.type}"] += 1
             if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
@@ -162,6 +175,9 @@ class Ingest(Stage):
             kind = "text" if rec.type == "conversion" else _kind(rec)
             if kind == "other":
                 drop(rec, "unsupported_content_type", rec.content_type)
+                continue
+            if len(body) > self.cfg.max_html_mb << 20:
+                drop(rec, "page_too_large", f"{kind} page of {len(body)} bytes, over max_html_mb={self.cfg.max_html_mb}")
                 continue
             try:
                 text, codec, lic, evidence, signals = self._text_of(rec, body, kind)
