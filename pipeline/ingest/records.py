@@ -113,10 +113,15 @@ def _header_value(value) -> str | None:
 def _iter_warc(f, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     from fastwarc.warc import ArchiveIterator
 
-    offset = 0
+    offset = previous = -1
     try:
         for r in ArchiveIterator(f, parse_http=True, quirks_mode=True, auto_decode="none"):
             offset = r.stream_pos
+            if offset <= previous:  # a broken gzip member can make FastWARC parse one spot twice (fuzzing)
+                yield Record(offset, "unknown", error="read_error",
+                             detail=f"reader went back to offset {offset} after {previous}")
+                return
+            previous = offset
             h = r.headers
             rtype = str(r.record_type).rpartition(".")[2]  # "WarcRecordType.response" -> "response"
             url = _header_value(h.get("WARC-Target-URI"))

@@ -265,8 +265,12 @@ class Ingest(Stage):
     def _drops(self, path: str, drops: dict) -> pa.Table:
         if not drops["offset"]:
             return empty_drops()
+        # A read error is where a file broke off, not a record: its offset is the last record's,
+        # so its id is salted to differ from that record's (found by fuzzing, issue 16).
+        ids = [stable_id(path, o, r) if r == "read_error" else stable_id(path, o)
+               for o, r in zip(drops["offset"], drops["reason"])]
         t = pa.table({
-            "id": pa.array([stable_id(path, o) for o in drops["offset"]], pa.string()),
+            "id": pa.array(ids, pa.string()),
             "url": pa.array(drops["url"], pa.string()),
             "origin_file": pa.array([path] * len(drops["offset"]), pa.string()),
             "origin_offset": pa.array(drops["offset"], pa.int64()),
