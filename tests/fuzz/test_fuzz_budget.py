@@ -11,7 +11,7 @@ from tests.fuzz.mutate import mutate
 from tests.fuzz.targets import TARGETS, Target
 
 # Seconds per target in the test run (< 90 s in all with the bomb and corpus tests).
-BUDGET_S = {"warc": 5, "http": 4, "html": 4, "robots": 2, "pdf": 5, "jsonl": 3, "parquet": 3}
+BUDGET_S = {"warc": 4, "http": 3, "html": 3, "robots": 1, "pdf": 4, "jsonl": 2, "parquet": 2}
 
 
 @pytest.mark.parametrize("name", list(TARGETS))
