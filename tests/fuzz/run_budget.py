@@ -48,10 +48,15 @@ def run_atheris(name: str, seconds: float, seed: int) -> dict:
     out = os.path.join("/tmp", f"gristmill-atheris-{os.getpid()}-{name}.json")
     cmd = [sys.executable, "-m", "tests.fuzz.atheris_main", name, out, f"-max_total_time={int(seconds)}",
            f"-seed={seed + 1}", "-rss_limit_mb=6144", "-timeout=20"]
-    subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 300)
+    proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 300)
     with open(out) as f:
         stats = json.load(f)
     os.unlink(out)
+    if proc.returncode != 0:  # libFuzzer stops at a crash (a signal in the parser): one more finding
+        sig = f"crash: libFuzzer exit {proc.returncode}"
+        stats["findings"] += 1
+        stats["signatures"][sig] = stats["signatures"].get(sig, 0) + 1
+        stats["unique"] = len(stats["signatures"])
     return stats
 
 
