@@ -55,6 +55,7 @@ class Record:
     charset: str | None = None      # charset declared in the HTTP Content-Type
     headers: dict | None = None     # KEPT_HTTP_HEADERS, lower-cased names
     body: bytes | None = None       # decoded payload (chunked / gzip / br undone)
+    seq: int = 0                    # records before this one at the same offset (set by the stage)
     error: str | None = None        # reason code when the record could not be read
                                     # (read_error, bad_payload, bad_content_encoding,
                                     # record_too_large, decoded_too_large, not_an_archive)
@@ -116,8 +117,8 @@ def _iter_warc(f, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     offset = previous = -1
     try:
         for r in ArchiveIterator(f, parse_http=True, quirks_mode=True, auto_decode="none"):
-            offset = r.stream_pos
-            if offset <= previous:  # a broken gzip member can make FastWARC parse one spot twice (fuzzing)
+            offset = r.stream_pos  # in a single-stream gzip file: the compressed position, shared by records
+            if offset < previous:  # never seen; a reader going back could loop
                 yield Record(offset, "unknown", error="read_error",
                              detail=f"reader went back to offset {offset} after {previous}")
                 return

@@ -63,6 +63,14 @@ def _timestamps(values: list[str | None]) -> pa.Array:
         return pa.array(out, TIMESTAMP)
 
 
+def record_id(path: str, rec: Record) -> str:
+    """The id of a record's document or drop row: file and offset; a record that shares its
+    offset with earlier ones gets their count too. That happens in a single-stream gzip WARC
+    (FastWARC gives the compressed position, the same for many records) and for the read error
+    that ends a file (it has the last record's offset); both were duplicate ids, found by fuzzing."""
+    return stable_id(path, rec.offset) if rec.seq == 0 else stable_id(path, rec.offset, rec.seq)
+
+
 def _kind(rec: Record) -> str:
     """'html', 'text' or 'other' from the declared type, sniffing the body when undeclared."""
     ct = (rec.content_type or "").split(";")[0].strip().lower()
@@ -136,22 +144,26 @@ class Ingest(Stage):
         """(documents and drops, the PDF records as PDF-queue rows); writes nothing."""
         self.ensure_setup()
         counters: Counter = Counter()
-        docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
+        docs = {k: [] for k in ("id", "offset", "url", "date", "record_id", "truncated", "status", "ctype",
                                 "text", "license", "evidence", "opt_out", "charset")}
-        drops = {k: [] for k in ("offset", "url", "reason", "detail")}
+        drops = {k: [] for k in ("id", "offset", "url", "reason", "detail")}
         pdfs = {k: [] for k in ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at",
                                 "content_type", "http_status", "warc_truncated", "content_length", "pdf_bytes")}
         local_robots = RobotsRules()
         n = 0
 
         def drop(rec: Record, reason: str, detail: str | None = None):
+            drops["id"].append(record_id(path, rec))
             drops["offset"].append(rec.offset)
             drops["url"].append(rec.url)
             drops["reason"].append(reason)
             drops["detail"].append(detail)
 
+        at_offset: Counter = Counter()
         for rec in iter_records(path, self.limits):
             n += 1
+            rec.seq = at_offset[rec.offset]
+            at_offset[rec.offset] += 1
             counters[f"records_{rec.type}"] += 1
             if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
                 drop(rec, rec.error, rec.detail)
@@ -190,7 +202,7 @@ class Ingest(Stage):
             counters[f"docs_{kind}"] += 1
             if rec.truncated:
                 counters["docs_truncated"] += 1
-            for k, v in (("offset", rec.offset), ("url", rec.url), ("date", rec.date),
+            for k, v in (("id", record_id(path, rec)), ("offset", rec.offset), ("url", rec.url), ("date", rec.date),
                          ("record_id", rec.record_id), ("truncated", rec.truncated), ("status", rec.http_status),
                          ("ctype", rec.content_type), ("text", text), ("license", lic), ("evidence", evidence),
                          ("opt_out", signals), ("charset", codec)):
@@ -217,7 +229,7 @@ class Ingest(Stage):
         return self.extract(html), codec, lic, evidence, sorted(signals)
 
     def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:
-        for k, v in (("id", stable_id(path, rec.offset)), ("url", rec.url), ("domain", _domain(rec.url)),
+        for k, v in (("id", record_id(path, rec)), ("url", rec.url), ("domain", _domain(rec.url)),
                      ("origin_file", path), ("origin_offset", rec.offset), ("fetched_at", rec.date),
                      ("content_type", rec.content_type), ("http_status", rec.http_status),
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
@@ -241,7 +253,7 @@ class Ingest(Stage):
             robots = local_robots.signals(url) or self.global_robots.signals(url)
             opt_out.append(sorted(set(signals) | set(robots)))
         table = pa.table({
-            "id": pa.array([stable_id(path, o) for o in docs["offset"]], pa.string()),
+            "id": pa.array(docs["id"], pa.string()),
             "text": pa.array(docs["text"], pa.large_string()),
             "source": pa.array([self.cfg.source] * n, pa.string()),
             "url": pa.array(docs["url"], pa.string()),
@@ -265,12 +277,8 @@ class Ingest(Stage):
     def _drops(self, path: str, drops: dict) -> pa.Table:
         if not drops["offset"]:
             return empty_drops()
-        # A read error is where a file broke off, not a record: its offset is the last record's,
-        # so its id is salted to differ from that record's (found by fuzzing, issue 16).
-        ids = [stable_id(path, o, r) if r == "read_error" else stable_id(path, o)
-               for o, r in zip(drops["offset"], drops["reason"])]
         t = pa.table({
-            "id": pa.array(ids, pa.string()),
+            "id": pa.array(drops["id"], pa.string()),
             "url": pa.array(drops["url"], pa.string()),
             "origin_file": pa.array([path] * len(drops["offset"]), pa.string()),
             "origin_offset": pa.array(drops["offset"], pa.int64()),
