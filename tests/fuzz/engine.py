@@ -85,7 +85,7 @@ def run_forked(target: Target, data: bytes, timeout_s: int = TIMEOUT_S) -> Outco
             import faulthandler
 
             faulthandler.disable()  # a crash is reported by the parent, not dumped by each child
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
             with open("/proc/self/statm") as f:
                 vsize = int(f.read().split()[0]) * resource.getpagesize()
             resource.setrlimit(resource.RLIMIT_AS, (vsize + (CHILD_MEM_MB << 20), hard))

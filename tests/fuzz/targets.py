@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tests.fuzz import seeds as seed_files
 
@@ -81,7 +81,7 @@ def _ingest_bytes(data: bytes, suffix: str = ".warc", expect: int | None = None)
     with open(path, "wb") as f:
         f.write(data)
     try:
-        out, pdfs = _INGEST["stage"].read_file(path)
+        out, _ = _INGEST["stage"].read_file(path)
     finally:
         os.unlink(path)
     return check_output(out, expect)
@@ -111,7 +111,7 @@ def run_html(data: bytes) -> str:
     html, codec = charset.decode(data, None, html=True)
     if not isinstance(html, str):
         raise Violation("decode_not_str")
-    lic, evidence = licenses.detect_license(html, "http://example.org/page")
+    lic, _ = licenses.detect_license(html, "http://example.org/page")
     signals = optout.meta_signals(html)
     text = _INGEST["stage"].extract(html)
     if not isinstance(text, str):
@@ -190,7 +190,6 @@ def run_parquet(data: bytes) -> str:
 
 def _warm_readers() -> None:
     import pyarrow.parquet  # noqa: F401 - imported before the forks
-
     from gristmill.pipeline.ingest import readers  # noqa: F401
 
 

@@ -41,10 +41,10 @@ def _explode(data: bytes) -> str:
 
 
 def test_engine_catches_crashes_hangs_and_exceptions(monkeypatch):
-    import tests.fuzz.engine as engine
+    from tests.fuzz import engine
 
     monkeypatch.setattr(engine, "TIMEOUT_S", 1)
-    t = Target("explode", "test double: a parser that crashes, hangs or raises", lambda: [], _explode)
+    t = Target("explode", "test double: a parser that crashes, hangs or raises", list, _explode)
     assert run_forked(t, b"segv").signature == "crash: SIGSEGV"
     assert run_forked(t, b"hang", timeout_s=1).signature == "timeout: SIGALRM"
     out = run_forked(t, b"x")

@@ -46,6 +46,11 @@ def test_corpus_case(path, shared_data):
     assert out.ok, f"{name}: was {before!r}, now {out.signature}: {out.detail}"
 
 
+def _corpus_file(target: str, name: str) -> bytes:
+    with open(os.path.join(CORPUS, target, name), "rb") as f:
+        return f.read()
+
+
 def _read(path: str):
     from gristmill.pipeline.ingest.readers import ReadDocuments
 
@@ -70,7 +75,7 @@ def test_parquet_invalid_utf8_and_null_ids_are_repaired(tmp_path):
 
     for name in ("7ef3446bcfca.bin", "1568772c1e04.bin"):
         p = tmp_path / f"{name}.parquet"
-        p.write_bytes(open(os.path.join(CORPUS, "parquet", name), "rb").read())
+        p.write_bytes(_corpus_file("parquet", name))
         out = _read(p)
         out.table.validate(full=True)  # all strings valid UTF-8
         assert out.table.column("id").null_count == 0
@@ -91,7 +96,7 @@ def test_records_at_one_offset_get_their_own_ids(shared_data, tmp_path):
     stage = Ingest()
     single = os.path.join(shared_data, "warc", "warcio", "test", "data", "example-bad-non-chunked.warc.gz")
     p = tmp_path / "same_offset.warc.gz"
-    p.write_bytes(open(os.path.join(CORPUS, "warc", "fastwarc_same_offset.bin"), "rb").read())
+    p.write_bytes(_corpus_file("warc", "fastwarc_same_offset.bin"))
     for path in (single, str(p)):
         out, _ = stage.read_file(path)
         offsets = out.drops.column("origin_offset").to_pylist() + out.table.column("origin_offset").to_pylist()
