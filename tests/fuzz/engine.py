@@ -122,8 +122,9 @@ def run_one(target: Target, data: bytes) -> Outcome:
 
 
 def fuzz(target: Target, seconds: float, seed: int = 0, max_execs: int | None = None,
-         seeds: list[bytes] | None = None) -> Report:
-    """Run the target's seeds, then mutations of its pool, for `seconds` (or `max_execs`)."""
+         seeds: list[bytes] | None = None, min_execs: int = 0) -> Report:
+    """Run the target's seeds, then mutations of its pool, for `seconds` (or `max_execs`), and
+    for at least `min_execs` inputs (a test's budget on a slow machine)."""
     target.setup()
     rng = random.Random(f"{target.name}:{seed}")
     pool = list(seeds if seeds is not None else target.seeds())
@@ -147,7 +148,8 @@ def fuzz(target: Target, seconds: float, seed: int = 0, max_execs: int | None = 
         if len(data) < len(c["input"]):
             c["input"], c["detail"] = data, out.detail
 
-    while time.monotonic() - t0 < seconds and (max_execs is None or report.executions < max_execs):
+    while (time.monotonic() - t0 < seconds or report.executions < min_execs) and \
+            (max_execs is None or report.executions < max_execs):
         data = queue.pop(0) if queue else mutate(rng, rng.choice(pool), pool, target.max_size)
         record(data, run_one(target, data))
     report.seconds = time.monotonic() - t0

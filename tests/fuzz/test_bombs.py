@@ -60,3 +60,27 @@ def test_bombs_stay_within_limits(tmp_path, shared_data):
         assert r["worker_peak_rss_mb"] is None or r["worker_peak_rss_mb"] <= PDF["mem"], (name, r)
         assert r["seconds"] <= PDF["doc"] + 5, (name, r["seconds"])
     assert report["pdf"]["flate_bomb.pdf"]["reasons"] == ["too_many_failed_pages"]
+
+
+def test_bombs_through_the_command_line_are_counted_drops(tmp_path):
+    """`gristmill ingest` with the limits as options, on the runner: the bombs are counted drop
+    reasons in stats.json, the pages after them documents, in = out + dropped."""
+    from gristmill.pipeline.cli import main
+    from tests.fuzz.bombs import PAGE, _deflate_zeros, brotli_zeros, http_message, warc_record
+
+    decoded = 1 << 28  # 256 MiB each, against limits of 8 MB
+    data = b"".join([
+        warc_record("http://example.org/gz", http_message(_deflate_zeros(decoded, 31), "Content-Encoding: gzip")),
+        warc_record("http://example.org/br", http_message(brotli_zeros(decoded), "Content-Encoding: br"), 2),
+        warc_record("http://example.org/big", http_message(b"<p>x</p>" * (3 << 20)), 3),  # 24 MB page
+        warc_record("http://example.org/ok", http_message(PAGE), 4),
+    ])
+    warc = tmp_path / "bombs.warc"
+    warc.write_bytes(data)
+    out = tmp_path / "out"
+    assert main(["ingest", str(warc), "--out", str(out), "--workers", "1", "--quiet", "--engine", "resiliparse",
+                 "--max-decoded-mb", "8", "--max-record-mb", "32", "--max-html-mb", "8"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["docs_in"] == 4 and stats["docs_out"] == 1 and stats["docs_dropped"] == 3
+    assert stats["dropped_by_reason"] == {"decoded_too_large": 2, "page_too_large": 1}
+
