@@ -47,6 +47,8 @@ class ReadDocuments(Stage):
         id_key: str = param("id", "JSONL field holding the document id (missing: derived from file and line)")
         source: str | None = param(None, "`source` for records that have none")
         default_license: str | None = param(None, "`license` for records that have none (when the user knows it)")
+        max_record_mb: int = param(64, "JSONL lines and text files longer than this are dropped as record_too_large "
+                                       "(read no further: a gzip bomb costs no memory)", gt=0)
 
     def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:
         p = path.lower()
@@ -66,9 +68,9 @@ class ReadDocuments(Stage):
         bad = {"id": [], "origin_offset": [], "reason": [], "detail": []}
         n = 0
         with fsspec.open(path, "rb", compression="infer") as f:
-            for lineno, line in _lines(f, bad, path):
+            for lineno, line in _lines(f, bad, path, self.cfg.max_record_mb << 20):
                 n += 1
-                if line is None:  # the stream broke off (corrupt gzip/zstd): counted, the rest unread
+                if line is None:  # already a drop-log row (too long; a broken stream: the rest unread)
                     continue
                 if not line.strip():
                     n -= 1
@@ -110,8 +112,14 @@ class ReadDocuments(Stage):
 
     def _plain(self, path: str) -> StageOutput:
         source, default_license = self._defaults()
+        limit = self.cfg.max_record_mb << 20
         with fsspec.open(path, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
-            text = f.read()
+            text = f.read(limit + 1)
+        if len(text) > limit:
+            t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
+            drops = drop_log(t, self.versioned_name, "record_too_large", f"over max_record_mb={self.cfg.max_record_mb}")
+            return StageOutput(conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})),
+                               drops, records_in=1)
         table = pa.table({
             "id": [stable_id(path)], "text": [text], "source": [source],
             "origin_file": [path], "license": [default_license],
@@ -158,26 +166,54 @@ class ReadDocuments(Stage):
         return StageOutput(table.filter(pc.invert(no_text)), drops, {}, records_in=n)
 
 
-def _lines(f, bad: dict, path: str):
-    """(line number, line) of a binary stream; a stream that breaks off (a corrupt gzip or zstd
-    member, found by fuzzing) yields (n, None) once after a drop-log row `read_error`, and ends."""
+def _lines(f, bad: dict, path: str, limit: int, chunk_size: int = 1 << 20):
+    """(line number, line) of a binary stream, read a MiB at a time, or (line number, None) for a
+    line already in the drop log: one longer than `limit` (`record_too_large`, skipped without
+    holding it: a gzip bomb costs neither memory nor a readline per 8 KiB), or the point where
+    the stream broke off (`read_error`: a corrupt gzip or zstd member, found by fuzzing), after
+    which it ends."""
     lineno = -1
-    it = iter(f)
+    pending: list[bytes] = []  # pieces of the line read so far
+    size, skipping = 0, False
+
+    def bad_row(reason: str, detail: str, *salt) -> None:
+        bad["id"].append(stable_id(path, lineno, *salt))
+        bad["origin_offset"].append(lineno)
+        bad["reason"].append(reason)
+        bad["detail"].append(detail[:200])
+
     while True:
         try:
-            line = next(it)
-        except StopIteration:
-            return
+            chunk = f.read(chunk_size)
         except Exception as e:  # noqa: BLE001 - zlib.error, EOFError, zstd errors ...
             lineno += 1
-            bad["id"].append(stable_id(path, lineno, "read_error"))
-            bad["origin_offset"].append(lineno)
-            bad["reason"].append("read_error")
-            bad["detail"].append(f"{type(e).__name__}: {e}"[:200])
+            bad_row("read_error", f"{type(e).__name__}: {e}", "read_error")
             yield lineno, None
             return
-        lineno += 1
-        yield lineno, line
+        if not chunk:
+            if skipping or size:
+                lineno += 1
+                if skipping:
+                    bad_row("record_too_large", f"line over {limit} bytes")
+                yield lineno, None if skipping else b"".join(pending)
+            return
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            piece = chunk[start:end + 1]
+            lineno += 1
+            if skipping or size + len(piece) > limit + 1:
+                bad_row("record_too_large", f"line over {limit} bytes")
+                yield lineno, None
+            else:
+                pending.append(piece)
+                yield lineno, b"".join(pending)
+            pending, size, skipping = [], 0, False
+            start = end + 1
+        if start < len(chunk) and not skipping:
+            pending.append(chunk[start:])
+            size += len(chunk) - start
+            if size > limit:
+                pending, size, skipping = [], 0, True
 
 
 def _unreadable(path: str, stage: str, reason: str, e: Exception, part: int | None = None) -> StageOutput:

@@ -115,6 +115,46 @@ def build(out_dir: str, decoded: int = GIB) -> dict[str, dict]:
     return bombs
 
 
+def build_readers(out_dir: str, decoded: int = GIB // 4) -> dict[str, dict]:
+    """JSONL and text bombs for read_documents@1: a JSONL.gz whose second line inflates to
+    256 MiB without a newline (a line after it, in a second gzip member), and a 256 MiB .txt.gz
+    (Python's gzip skips ~100 MB/s on a busy machine: a quarter GiB keeps the test short)."""
+    os.makedirs(out_dir, exist_ok=True)
+    jsonl = os.path.join(out_dir, "line_bomb.jsonl.gz")
+    with open(jsonl, "wb") as f:
+        f.write(_gzip_member_prefixed(b'{"id": "before", "text": "a line before the bomb"}\n{"text": "', decoded))
+        f.write(zlib_gzip(b'{"id": "after", "text": "a line after the bomb"}\n'))
+    text = os.path.join(out_dir, "text_bomb.txt.gz")
+    with open(text, "wb") as f:
+        f.write(_gzip_member_prefixed(b"", decoded))
+    return {"jsonl_line_bomb": {"path": jsonl, "expect": "record_too_large", "docs": ["before", "after"],
+                                "file_bytes": os.path.getsize(jsonl)},
+            "text_file_bomb": {"path": text, "expect": "record_too_large", "docs": [],
+                               "file_bytes": os.path.getsize(text)}}
+
+
+def probe_readers(bombs: dict[str, dict]) -> dict[str, dict]:
+    """Each bomb through read_documents@1 (default params), measured as probe_warc does."""
+    from gristmill.pipeline.ingest.readers import ReadDocuments
+
+    stage = ReadDocuments()
+    stage.ensure_setup()
+    results = {}
+    for name, b in bombs.items():
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        base = _status_kb("VmRSS")
+        t0 = time.perf_counter()
+        out = stage.process_file(b["path"])
+        seconds = time.perf_counter() - t0
+        peak = _status_kb("VmHWM")
+        results[name] = {"reasons": out.drops.column("reason").to_pylist(), "docs": out.table.column("id").to_pylist(),
+                         "records_in": out.records_in, "seconds": round(seconds, 3),
+                         "base_rss_mb": round(base / 1024, 1), "peak_above_base_mb": round((peak - base) / 1024, 1),
+                         "file_bytes": b["file_bytes"], "expect": b["expect"], "expect_docs": b["docs"]}
+    return results
+
+
 def zlib_gzip(data: bytes) -> bytes:
     c = zlib.compressobj(6, zlib.DEFLATED, 31)
     return c.compress(data) + c.flush()
@@ -251,7 +291,9 @@ def main(argv=None) -> int:
         if args.as_limit_mb:
             resource.setrlimit(resource.RLIMIT_AS, (args.as_limit_mb << 20, resource.RLIM_INFINITY))
         report["warc"] = probe_warc(bombs)
-        for b in bombs.values():
+        readers = build_readers(args.out)
+        report["readers"] = probe_readers(readers)
+        for b in [*bombs.values(), *readers.values()]:
             if os.path.exists(b["path"]):
                 os.unlink(b["path"])
     if args.pdf:

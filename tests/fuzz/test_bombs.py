@@ -55,6 +55,12 @@ def test_bombs_stay_within_limits(tmp_path, shared_data):
         assert r["peak_above_base_mb"] <= PEAK_FACTOR * limit, (name, r["peak_above_base_mb"])
         assert r["seconds"] <= SECONDS_PER_DOC, (name, r["seconds"])
 
+    for name, r in report["readers"].items():  # read_documents@1's max_record_mb (64)
+        assert r["reasons"] == [r["expect"]] and r["docs"] == r["expect_docs"], (name, r)
+        assert r["records_in"] == len(r["docs"]) + len(r["reasons"]), name
+        assert r["peak_above_base_mb"] <= PEAK_FACTOR * MIB_LIMIT, (name, r["peak_above_base_mb"])
+        assert r["seconds"] <= SECONDS_PER_DOC, (name, r["seconds"])
+
     for name, r in report["pdf"].items():
         assert r["records_in"] == r["docs"] + len(r["reasons"]) == 1, name  # a document or a reason
         assert r["worker_peak_rss_mb"] is None or r["worker_peak_rss_mb"] <= PDF["mem"], (name, r)
