@@ -18,7 +18,7 @@ from gristmill.pipeline.ingest.readers import ReadDocuments
 from gristmill.pipeline.ingest.stage import Ingest
 from gristmill.pipeline.layout import PDF_QUEUE_DIR
 
-INGEST_OPTIONS = ["engine", "robots", "source"]
+INGEST_OPTIONS = ["engine", "robots", "source", "max_record_mb", "max_decoded_mb", "max_html_mb"]
 
 
 def ingest_arguments(p) -> None:

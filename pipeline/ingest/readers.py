@@ -47,6 +47,8 @@ class ReadDocuments(Stage):
         id_key: str = param("id", "JSONL field holding the document id (missing: derived from file and line)")
         source: str | None = param(None, "`source` for records that have none")
         default_license: str | None = param(None, "`license` for records that have none (when the user knows it)")
+        max_record_mb: int = param(64, "JSONL lines and text files longer than this are dropped as record_too_large "
+                                       "(read no further: a gzip bomb costs no memory)", gt=0)
 
     def process_file(self, path: str, ctx: ShardContext | None = None) -> StageOutput:
         p = path.lower()
@@ -66,10 +68,13 @@ class ReadDocuments(Stage):
         bad = {"id": [], "origin_offset": [], "reason": [], "detail": []}
         n = 0
         with fsspec.open(path, "rb", compression="infer") as f:
-            for lineno, line in enumerate(f):
-                if not line.strip():
-                    continue
+            for lineno, line in _lines(f, bad, path, self.cfg.max_record_mb << 20):
                 n += 1
+                if line is None:  # already a drop-log row (too long; a broken stream: the rest unread)
+                    continue
+                if not line.strip():
+                    n -= 1
+                    continue
                 try:
                     rec = _loads(line)
                     if not isinstance(rec, dict):
@@ -107,8 +112,14 @@ class ReadDocuments(Stage):
 
     def _plain(self, path: str) -> StageOutput:
         source, default_license = self._defaults()
+        limit = self.cfg.max_record_mb << 20
         with fsspec.open(path, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
-            text = f.read()
+            text = f.read(limit + 1)
+        if len(text) > limit:
+            t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
+            drops = drop_log(t, self.versioned_name, "record_too_large", f"over max_record_mb={self.cfg.max_record_mb}")
+            return StageOutput(conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})),
+                               drops, records_in=1)
         table = pa.table({
             "id": [stable_id(path)], "text": [text], "source": [source],
             "origin_file": [path], "license": [default_license],
@@ -117,8 +128,28 @@ class ReadDocuments(Stage):
 
     def _parquet(self, path: str) -> StageOutput:
         with fsspec.open(path, "rb") as f:
-            table = pq.read_table(f)
+            try:
+                pf = pq.ParquetFile(f)
+            except Exception as e:  # noqa: BLE001 - no readable footer: nothing in it can be read
+                return _unreadable(path, self.versioned_name, "unreadable_file", e)
+            table, broken, repaired = _row_groups(pf, path)
+        out = self._parquet_table(path, table)
+        if repaired:
+            out.counters["invalid_utf8_repaired"] = repaired
+        if broken:  # row groups that fail to decode are one drop row each; the others are read
+            rows = [_unreadable(path, self.versioned_name, "unreadable_row_group", e, i).drops for i, e in broken]
+            out.drops = pa.concat_tables([out.drops, *rows])
+            out.counters["unreadable_row_groups"] = len(broken)
+            out.records_in += len(broken)
+        return out
+
+    def _parquet_table(self, path: str, table: pa.Table) -> StageOutput:
         n = table.num_rows
+        if "id" in table.column_names and table.column("id").null_count:
+            # a null id would break every join on it downstream: derive it from file and row
+            ids = table.column("id").cast(pa.string()).to_pylist()
+            fixed = [stable_id(path, i) if v is None else v for i, v in enumerate(ids)]
+            table = table.set_column(table.column_names.index("id"), "id", pa.array(fixed, pa.string()))
         if "text" not in table.column_names or "id" not in table.column_names:
             missing = [c for c in ("id", "text") if c not in table.column_names]
             ids = table.column("id").cast(pa.string()) if "id" in table.column_names else \
@@ -132,4 +163,115 @@ class ReadDocuments(Stage):
         table = conform(table)
         no_text = pc.is_null(table.column("text"))
         drops = drop_log(table.filter(no_text), self.versioned_name, "missing_text", "text is null")
-        return StageOutput(table.filter(pc.invert(no_text)), drops, records_in=n)
+        return StageOutput(table.filter(pc.invert(no_text)), drops, {}, records_in=n)
+
+
+def _lines(f, bad: dict, path: str, limit: int, chunk_size: int = 1 << 20):
+    """(line number, line) of a binary stream, read a MiB at a time, or (line number, None) for a
+    line already in the drop log: one longer than `limit` (`record_too_large`, skipped without
+    holding it: a gzip bomb costs neither memory nor a readline per 8 KiB), or the point where
+    the stream broke off (`read_error`: a corrupt gzip or zstd member, found by fuzzing), after
+    which it ends."""
+    lineno = -1
+    pending: list[bytes] = []  # pieces of the line read so far
+    size, skipping = 0, False
+
+    def bad_row(reason: str, detail: str, *salt) -> None:
+        bad["id"].append(stable_id(path, lineno, *salt))
+        bad["origin_offset"].append(lineno)
+        bad["reason"].append(reason)
+        bad["detail"].append(detail[:200])
+
+    while True:
+        try:
+            chunk = f.read(chunk_size)
+        except Exception as e:  # noqa: BLE001 - zlib.error, EOFError, zstd errors ...
+            lineno += 1
+            bad_row("read_error", f"{type(e).__name__}: {e}", "read_error")
+            yield lineno, None
+            return
+        if not chunk:
+            if skipping or size:
+                lineno += 1
+                if skipping:
+                    bad_row("record_too_large", f"line over {limit} bytes")
+                yield lineno, None if skipping else b"".join(pending)
+            return
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            piece = chunk[start:end + 1]
+            lineno += 1
+            if skipping or size + len(piece) > limit + 1:
+                bad_row("record_too_large", f"line over {limit} bytes")
+                yield lineno, None
+            else:
+                pending.append(piece)
+                yield lineno, b"".join(pending)
+            pending, size, skipping = [], 0, False
+            start = end + 1
+        if start < len(chunk) and not skipping:
+            pending.append(chunk[start:])
+            size += len(chunk) - start
+            if size > limit:
+                pending, size, skipping = [], 0, True
+
+
+def _unreadable(path: str, stage: str, reason: str, e: Exception, part: int | None = None) -> StageOutput:
+    """One drop-log row for a file (or a Parquet row group) that cannot be read."""
+    t = pa.table({"id": [stable_id(path) if part is None else stable_id(path, "row_group", part)],
+                  "origin_file": [path]})
+    detail = f"{'' if part is None else f'row group {part}: '}{type(e).__name__}: {e}"[:300]
+    empty = conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
+    return StageOutput(empty, drop_log(t, stage, reason, detail), {}, records_in=1)
+
+
+def _row_groups(pf: pq.ParquetFile, path: str) -> tuple[pa.Table, list[tuple[int, Exception]], int]:
+    """(the row groups that decode, concatenated; (index, error) of those that do not; rows
+    whose invalid UTF-8 was replaced). Parquet readers do not check UTF-8, and one bad byte in
+    a string column would fail every later stage that reads it."""
+    tables, broken, repaired = [], [], 0
+    for i in range(pf.num_row_groups):
+        try:
+            t = pf.read_row_group(i)
+            t, fixed = _valid_utf8(t)
+            repaired += fixed
+        except Exception as e:  # noqa: BLE001 - a damaged page or column chunk
+            broken.append((i, e))
+            continue
+        tables.append(t)
+    if not tables:
+        return pf.schema_arrow.empty_table(), broken, repaired
+    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), broken, repaired
+
+
+def _valid_utf8(table: pa.Table) -> tuple[pa.Table, int]:
+    """`table` with invalid UTF-8 in its string columns replaced (U+FFFD), and the rows fixed."""
+    try:
+        table.validate(full=True)
+        return table, 0
+    except pa.ArrowInvalid:
+        pass
+    fixed = 0
+    for idx, fld in enumerate(table.schema):
+        if not (pa.types.is_string(fld.type) or pa.types.is_large_string(fld.type)):
+            continue
+        col = table.column(idx)
+        try:
+            col.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        raw = col.cast(pa.large_binary() if pa.types.is_large_string(fld.type) else pa.binary()).to_pylist()
+        values = []
+        for v in raw:
+            if v is None:
+                values.append(None)
+                continue
+            try:
+                values.append(v.decode("utf-8"))
+            except UnicodeDecodeError:
+                values.append(v.decode("utf-8", "replace"))
+                fixed += 1
+        table = table.set_column(idx, fld, pa.array(values, fld.type))
+    table.validate(full=True)  # nested strings (lists, maps) still bad: the row group is unreadable
+    return table, fixed

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import fsspec
 
-from gristmill.pipeline.ingest.payload import decode_payload
+from gristmill.pipeline.ingest.payload import DEFAULT_MAX_DECODED, DecodedTooLarge, decode_payload
 
 # FastWARC is Rust (pyo3): a panic surfaces as a BaseException subclass; those are data
 # errors too, while these must pass through.
@@ -29,6 +29,17 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 # Only these HTTP headers are kept: opt-out signals are read from them.
 KEPT_HTTP_HEADERS = ("x-robots-tag", "tdm-reservation", "tdm-policy", "link")
 BODY_TYPES = {"response", "resource", "conversion"}
+# A record body longer than this is not read into memory (`record_too_large`); the ingest
+# stage passes its `max_record_mb`. Reading stops at the limit whatever the declared
+# Content-Length says, so a 10 GB length or a gzip-bomb member costs at most this much.
+DEFAULT_MAX_RECORD = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Per-record byte limits of a reader (the ingest stage's `max_record_mb`, `max_decoded_mb`)."""
+    max_record_bytes: int = DEFAULT_MAX_RECORD
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED
 
 
 @dataclass(slots=True)
@@ -44,7 +55,10 @@ class Record:
     charset: str | None = None      # charset declared in the HTTP Content-Type
     headers: dict | None = None     # KEPT_HTTP_HEADERS, lower-cased names
     body: bytes | None = None       # decoded payload (chunked / gzip / br undone)
+    seq: int = 0                    # records before this one at the same offset (set by the stage)
     error: str | None = None        # reason code when the record could not be read
+                                    # (read_error, bad_payload, bad_content_encoding,
+                                    # record_too_large, decoded_too_large, not_an_archive)
     detail: str | None = None
 
 
@@ -77,15 +91,15 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
-def iter_records(path: str) -> Iterator[Record]:
+def iter_records(path: str, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     f = open_binary(path)
     try:
         head, stream = _peek(f)
         kind = sniff(head)
         if kind == "arc":
-            yield from _iter_arc(stream, head, reopen=lambda: _peek(open_binary(path))[1])
+            yield from _iter_arc(stream, head, reopen=lambda: _peek(open_binary(path))[1], limits=limits)
         elif kind == "warc":
-            yield from _iter_warc(stream)
+            yield from _iter_warc(stream, limits)
         else:
             yield Record(0, "unknown", error="not_an_archive",
                          detail="neither WARC nor ARC (first bytes are not a WARC/ARC header)")
@@ -97,13 +111,18 @@ def _header_value(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _iter_warc(f) -> Iterator[Record]:
+def _iter_warc(f, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     from fastwarc.warc import ArchiveIterator
 
-    offset = 0
+    offset = previous = -1
     try:
         for r in ArchiveIterator(f, parse_http=True, quirks_mode=True, auto_decode="none"):
-            offset = r.stream_pos
+            offset = r.stream_pos  # in a single-stream gzip file: the compressed position, shared by records
+            if offset < previous:  # never seen; a reader going back could loop
+                yield Record(offset, "unknown", error="read_error",
+                             detail=f"reader went back to offset {offset} after {previous}")
+                return
+            previous = offset
             h = r.headers
             rtype = str(r.record_type).rpartition(".")[2]  # "WarcRecordType.response" -> "response"
             url = _header_value(h.get("WARC-Target-URI"))
@@ -115,7 +134,7 @@ def _iter_warc(f) -> Iterator[Record]:
             if rtype == "response" and url and url.startswith("dns:"):
                 rec.type = "dns"
             if rec.type in BODY_TYPES:
-                _fill_body(r, rec)
+                _fill_body(r, rec, limits)
             yield rec
     except BaseException as e:  # noqa: BLE001 - a broken stream ends the file, counted once
         if isinstance(e, _PASS_THROUGH):
@@ -123,11 +142,19 @@ def _iter_warc(f) -> Iterator[Record]:
         yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300])
 
 
-def _fill_body(r, rec: Record) -> None:
+def _too_large(rec: Record, limit: int) -> None:
+    rec.error, rec.detail = "record_too_large", f"body over {limit} bytes"
+
+
+def _fill_body(r, rec: Record, limits: ReadLimits) -> None:
+    limit = limits.max_record_bytes
     try:
-        body = r.reader.read()
+        body = r.reader.read(limit + 1)  # the iterator skips the rest of the record itself
     except Exception as e:  # noqa: BLE001 - e.g. a broken gzip Content-Encoding
         rec.error, rec.detail = "bad_payload", f"{type(e).__name__}: {e}"[:300]
+        return
+    if len(body) > limit:
+        _too_large(rec, limit)
         return
     if r.is_http:
         hh = r.http_headers
@@ -144,7 +171,11 @@ def _fill_body(r, rec: Record) -> None:
         ce = hh.get("Content-Encoding")
         encoded = bool(te or ce)
         if encoded:
-            body, problem = decode_payload(body, te, ce)
+            try:
+                body, problem = decode_payload(body, te, ce, limits.max_decoded_bytes)
+            except DecodedTooLarge as e:
+                rec.error, rec.detail = "decoded_too_large", f"Content-Encoding {ce}: {e}"[:300]
+                return
             if problem:
                 rec.error, rec.detail = "bad_content_encoding", problem
     else:
@@ -157,7 +188,7 @@ def _fill_body(r, rec: Record) -> None:
     rec.body = body
 
 
-def _iter_arc(f, head: bytes, reopen) -> Iterator[Record]:
+def _iter_arc(f, head: bytes, reopen, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     """ARC records through warcio; a gzip ARC that turns out to be (partly) one stream is
     re-read decompressed from the start, skipping the records already given (offsets of
     such a file are positions in the decompressed stream)."""
@@ -166,7 +197,7 @@ def _iter_arc(f, head: bytes, reopen) -> Iterator[Record]:
     while True:
         stream = gzip.GzipFile(fileobj=f) if single else f
         retry = False
-        for rec in _iter_arc_stream(stream, skip=given):
+        for rec in _iter_arc_stream(stream, skip=given, limits=limits):
             if rec.error == "read_error" and not single and "non-chunked gzip" in (rec.detail or ""):
                 f = reopen()
                 single = retry = True
@@ -177,7 +208,7 @@ def _iter_arc(f, head: bytes, reopen) -> Iterator[Record]:
             return
 
 
-def _iter_arc_stream(stream, skip: int) -> Iterator[Record]:
+def _iter_arc_stream(stream, skip: int, limits: ReadLimits) -> Iterator[Record]:
     from warcio.archiveiterator import ArchiveIterator
 
     offset = 0
@@ -197,9 +228,12 @@ def _iter_arc_stream(stream, skip: int) -> Iterator[Record]:
                 rec.type = "dns"
             if rec.type in BODY_TYPES:
                 try:
-                    rec.body = r.content_stream().read()
+                    rec.body = r.content_stream().read(limits.max_record_bytes + 1)
                 except Exception as e:  # noqa: BLE001
                     rec.error, rec.detail = "bad_payload", f"{type(e).__name__}: {e}"[:300]
+                if rec.body is not None and len(rec.body) > limits.max_record_bytes:
+                    rec.body = None
+                    _too_large(rec, limits.max_record_bytes)
                 if r.http_headers is not None:
                     try:
                         rec.http_status = int(r.http_headers.get_statuscode())
@@ -240,9 +274,9 @@ def _charset_of(content_type: str) -> str | None:
     return None
 
 
-def read_all(data: bytes) -> list[Record]:
+def read_all(data: bytes, limits: ReadLimits = ReadLimits()) -> list[Record]:
     """Records of an in-memory WARC (tests, robots.txt WARCs)."""
     kind = sniff(data[:65536])
     if kind == "arc":
-        return list(_iter_arc(io.BytesIO(data), data[:65536], reopen=lambda: io.BytesIO(data)))
-    return list(_iter_warc(io.BytesIO(data)))
+        return list(_iter_arc(io.BytesIO(data), data[:65536], reopen=lambda: io.BytesIO(data), limits=limits))
+    return list(_iter_warc(io.BytesIO(data), limits))

@@ -5,8 +5,10 @@ conversion records) become documents; every other record leaves a drop-log row w
 reason: `record_<type>` for warcinfo/request/metadata/revisit/dns/... records (and
 resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
 `http_status`, `unsupported_content_type`, `robots_txt` (kept as opt-out evidence),
-`pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, and the read errors
-`read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`.
+`pdf_queued` (bytes sent to the PDF queue for OCR), `no_text`, the read errors
+`read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`, and the per-document
+limits `record_too_large` (`max_record_mb`), `decoded_too_large` (`max_decoded_mb`: gzip /
+deflate / brotli bombs) and `page_too_large` (`max_html_mb`: what the extractor is given).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.ingest import charset, crawl, licenses, optout
 from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, ENGINES, get_engine
 from gristmill.pipeline.ingest.pdf_queue import is_pdf, pdf_table, write_pdf_shard
-from gristmill.pipeline.ingest.records import Record, iter_records
+from gristmill.pipeline.ingest.records import ReadLimits, Record, iter_records
 from gristmill.pipeline.ingest.robots import RobotsRules, is_robots_url
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
@@ -61,6 +63,14 @@ def _timestamps(values: list[str | None]) -> pa.Array:
         return pa.array(out, TIMESTAMP)
 
 
+def record_id(path: str, rec: Record) -> str:
+    """The id of a record's document or drop row: file and offset; a record that shares its
+    offset with earlier ones gets their count too. That happens in a single-stream gzip WARC
+    (FastWARC gives the compressed position, the same for many records) and for the read error
+    that ends a file (it has the last record's offset); both were duplicate ids, found by fuzzing."""
+    return stable_id(path, rec.offset) if rec.seq == 0 else stable_id(path, rec.offset, rec.seq)
+
+
 def _kind(rec: Record) -> str:
     """'html', 'text' or 'other' from the declared type, sniffing the body when undeclared."""
     ct = (rec.content_type or "").split(";")[0].strip().lower()
@@ -94,11 +104,22 @@ class Ingest(Stage):
                                       "captures in each input file")
         http_ok: list[int] = param([], "HTTP statuses of responses that become documents (empty: any 2xx)")
         pdf_dir: str | None = param(None, "PDF queue folder (default: the step's queue, OUT/pdfs)")
+        # Per-document limits: what one record may cost in memory and time (README, "Fuzzing").
+        max_record_mb: int = param(64, "records with a longer body (as stored, after WARC gzip) are dropped as "
+                                       "record_too_large; no more than this is ever read", gt=0)
+        max_decoded_mb: int = param(64, "payloads whose Content-Encoding (gzip, deflate, br) inflates past this "
+                                        "are dropped as decoded_too_large", gt=0)
+        max_html_mb: int = param(8, "HTML / text pages longer than this are dropped as page_too_large before "
+                                    "decoding and extraction (extraction takes ~0.15 s and ~30 MB per MB)", gt=0)
 
     @classmethod
     def expand_input(cls, spec: dict) -> list[str]:
         """A workflow input given as a mapping: a Common Crawl crawl by name (see crawl.expand_input)."""
         return crawl.expand_input(spec)
+
+    @property
+    def limits(self) -> ReadLimits:
+        return ReadLimits(self.cfg.max_record_mb << 20, self.cfg.max_decoded_mb << 20)
 
     def setup(self, ctx: StepContext | None = None) -> None:
         from gristmill.pipeline.ingest.langid import LanguageIdentifier
@@ -108,7 +129,7 @@ class Ingest(Stage):
         self.lid = LanguageIdentifier()
         self.global_robots = RobotsRules()
         for path in self.cfg.robots:
-            for rec in iter_records(path):
+            for rec in iter_records(path, self.limits):
                 if rec.body is not None and is_robots_url(rec.url) and rec.error is None:
                     self.global_robots.add(rec.url, rec.body, rec.http_status)
 
@@ -123,22 +144,26 @@ class Ingest(Stage):
         """(documents and drops, the PDF records as PDF-queue rows); writes nothing."""
         self.ensure_setup()
         counters: Counter = Counter()
-        docs = {k: [] for k in ("offset", "url", "date", "record_id", "truncated", "status", "ctype",
+        docs = {k: [] for k in ("id", "offset", "url", "date", "record_id", "truncated", "status", "ctype",
                                 "text", "license", "evidence", "opt_out", "charset")}
-        drops = {k: [] for k in ("offset", "url", "reason", "detail")}
+        drops = {k: [] for k in ("id", "offset", "url", "reason", "detail")}
         pdfs = {k: [] for k in ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at",
                                 "content_type", "http_status", "warc_truncated", "content_length", "pdf_bytes")}
         local_robots = RobotsRules()
         n = 0
 
         def drop(rec: Record, reason: str, detail: str | None = None):
+            drops["id"].append(record_id(path, rec))
             drops["offset"].append(rec.offset)
             drops["url"].append(rec.url)
             drops["reason"].append(reason)
             drops["detail"].append(detail)
 
-        for rec in iter_records(path):
+        at_offset: Counter = Counter()
+        for rec in iter_records(path, self.limits):
             n += 1
+            rec.seq = at_offset[rec.offset]
+            at_offset[rec.offset] += 1
             counters[f"records_{rec.type}"] += 1
             if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
                 drop(rec, rec.error, rec.detail)
@@ -163,6 +188,9 @@ class Ingest(Stage):
             if kind == "other":
                 drop(rec, "unsupported_content_type", rec.content_type)
                 continue
+            if len(body) > self.cfg.max_html_mb << 20:
+                drop(rec, "page_too_large", f"{kind} page of {len(body)} bytes, over max_html_mb={self.cfg.max_html_mb}")
+                continue
             try:
                 text, codec, lic, evidence, signals = self._text_of(rec, body, kind)
             except Exception as e:  # noqa: BLE001 - one bad page never stops the file
@@ -174,7 +202,7 @@ class Ingest(Stage):
             counters[f"docs_{kind}"] += 1
             if rec.truncated:
                 counters["docs_truncated"] += 1
-            for k, v in (("offset", rec.offset), ("url", rec.url), ("date", rec.date),
+            for k, v in (("id", record_id(path, rec)), ("offset", rec.offset), ("url", rec.url), ("date", rec.date),
                          ("record_id", rec.record_id), ("truncated", rec.truncated), ("status", rec.http_status),
                          ("ctype", rec.content_type), ("text", text), ("license", lic), ("evidence", evidence),
                          ("opt_out", signals), ("charset", codec)):
@@ -201,7 +229,7 @@ class Ingest(Stage):
         return self.extract(html), codec, lic, evidence, sorted(signals)
 
     def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:
-        for k, v in (("id", stable_id(path, rec.offset)), ("url", rec.url), ("domain", _domain(rec.url)),
+        for k, v in (("id", record_id(path, rec)), ("url", rec.url), ("domain", _domain(rec.url)),
                      ("origin_file", path), ("origin_offset", rec.offset), ("fetched_at", rec.date),
                      ("content_type", rec.content_type), ("http_status", rec.http_status),
                      ("warc_truncated", rec.truncated), ("content_length", len(body)), ("pdf_bytes", body)):
@@ -225,7 +253,7 @@ class Ingest(Stage):
             robots = local_robots.signals(url) or self.global_robots.signals(url)
             opt_out.append(sorted(set(signals) | set(robots)))
         table = pa.table({
-            "id": pa.array([stable_id(path, o) for o in docs["offset"]], pa.string()),
+            "id": pa.array(docs["id"], pa.string()),
             "text": pa.array(docs["text"], pa.large_string()),
             "source": pa.array([self.cfg.source] * n, pa.string()),
             "url": pa.array(docs["url"], pa.string()),
@@ -250,7 +278,7 @@ class Ingest(Stage):
         if not drops["offset"]:
             return empty_drops()
         t = pa.table({
-            "id": pa.array([stable_id(path, o) for o in drops["offset"]], pa.string()),
+            "id": pa.array(drops["id"], pa.string()),
             "url": pa.array(drops["url"], pa.string()),
             "origin_file": pa.array([path] * len(drops["offset"]), pa.string()),
             "origin_offset": pa.array(drops["offset"], pa.int64()),
