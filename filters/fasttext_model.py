@@ -97,19 +97,25 @@ def train(train_file: str, model_path: str, params: dict | None = None) -> dict:
 
 
 def _train_child(train_file: str, model_path: str, params: dict) -> dict:
+    res = run_child("gristmill.filters.fasttext_model", {"input": train_file, "output": model_path, "params": params})
+    return res if res.get("result") != "error" else {**res, "seconds": 0.0}
+
+
+def run_child(module: str, job: dict) -> dict:
+    """Run `python -m module JOB.json` with the zero-filling allocator; its last JSON line, or
+    {"result": "error", "error": ...}. (The hyperparameter search's child runs this way too.)"""
     env = dict(os.environ)
     env["GLIBC_TUNABLES"] = ":".join(x for x in (env.get("GLIBC_TUNABLES"), ZEROED_MALLOC) if x)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"input": train_file, "output": model_path, "params": params}, f)
-        job = f.name
+        json.dump(job, f)
+        job_path = f.name
     try:
-        proc = subprocess.run([sys.executable, "-m", "gristmill.filters.fasttext_model", job],
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", module, job_path], env=env, capture_output=True, text=True)
     finally:
-        os.unlink(job)
+        os.unlink(job_path)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"result": "error", "seconds": 0.0, "error": (proc.stderr or proc.stdout)[-2000:]}
+        return {"result": "error", "error": (proc.stderr or proc.stdout)[-2000:]}
     return json.loads(lines[-1])
 
 
