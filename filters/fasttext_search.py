@@ -37,14 +37,15 @@ DEFAULT_TRIALS, DEFAULT_FOLDS = 8, 3
 DEFAULT_MAX_PER_CLASS = 2000  # the search sees at most this many documents a class (cost bound)
 
 
-def candidates(fixed: dict, trials: int, seed: int) -> list[dict]:
+def candidates(fixed: dict, trials: int, seed: int, space: dict | None = None) -> list[dict]:
     """The settings tried: fastText's defaults for the searched keys first, then distinct grid
     points in a seeded random order, `trials` in all (fewer if the grid is smaller)."""
-    keys = [k for k in SEARCH_SPACE if k not in fixed]
+    space = SEARCH_SPACE if space is None else space
+    keys = [k for k in space if k not in fixed]
     if not keys:
-        return [{}]
+        return []
     first = {k: ftm.DEFAULT_PARAMS[k] for k in keys}
-    grid = [dict(zip(keys, vals)) for vals in itertools.product(*(SEARCH_SPACE[k] for k in keys))]
+    grid = [dict(zip(keys, vals)) for vals in itertools.product(*(space[k] for k in keys))]
     rest = [g for g in grid if g != first]
     order = np.random.default_rng(seed).permutation(len(rest))
     return ([first] + [rest[i] for i in order])[:max(1, trials)]
@@ -55,6 +56,18 @@ def fold_ids(n: int, folds: int, rng: np.random.Generator) -> np.ndarray:
     ids = np.empty(n, dtype=np.int64)
     ids[rng.permutation(n)] = np.arange(n) % folds
     return ids
+
+
+def cross_validation(classes: list[pa.Array], folds: int, rng: np.random.Generator) -> list[tuple]:
+    """(training lines, validation lines) per fold: each class dealt into `folds` folds, so
+    every line validates exactly once and never trains the model it validates."""
+    ids = [fold_ids(len(c), folds, rng) for c in classes]
+    out = []
+    for f in range(folds):
+        train = pa.concat_arrays([c.filter(pa.array(i != f)) for c, i in zip(classes, ids)])
+        val = pa.concat_arrays([c.filter(pa.array(i == f)) for c, i in zip(classes, ids)])
+        out.append((train.take(pa.array(rng.permutation(len(train)))), val))  # SGD wants the classes mixed
+    return out
 
 
 def auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
@@ -73,13 +86,18 @@ def auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
 
 def search(positive: pa.Array, negative: pa.Array, fixed: dict, trials: int = DEFAULT_TRIALS,
            folds: int = DEFAULT_FOLDS, seed: int = 0, max_per_class: int | None = DEFAULT_MAX_PER_CLASS,
-           work_dir: str | None = None) -> dict:
+           work_dir: str | None = None, space: dict | None = None) -> dict:
     """Pick the searched fastText settings for training on `positive` vs `negative`.
 
     Returns {"chosen": {searched key: value}, "validation_auc", "validation_logloss",
     "folds", "trials": [{"params", "auc", "logloss", "fold_auc", "result"}...], ...}, or
-    {"skipped": reason} when a class is too small to validate on.
+    {"skipped": reason} when a class is too small to validate on or nothing is left to search.
+    `space` (default SEARCH_SPACE): {fastText key: values}.
     """
+    space = SEARCH_SPACE if space is None else space
+    cands = candidates(fixed, trials, seed, space)
+    if not cands:
+        return {"skipped": "every searched setting is fixed by the caller"}
     rng = np.random.default_rng(seed)
     classes = []
     for text, label in ((positive, ftm.POSITIVE), (negative, ftm.NEGATIVE)):
@@ -91,19 +109,14 @@ def search(positive: pa.Array, negative: pa.Array, fixed: dict, trials: int = DE
     if folds < 2:
         return {"skipped": f"too few documents to validate on ({len(classes[0])} positive, "
                            f"{len(classes[1])} negative)"}
-    ids = [fold_ids(len(c), folds, rng) for c in classes]
     tmp = tempfile.mkdtemp(prefix=".search-", dir=work_dir)
     try:
         jobs = []
-        for f in range(folds):
-            train = pa.concat_arrays([c.filter(pa.array(i != f)) for c, i in zip(classes, ids)])
-            val = pa.concat_arrays([c.filter(pa.array(i == f)) for c, i in zip(classes, ids)])
-            train = train.take(pa.array(rng.permutation(len(train))))  # SGD wants the classes mixed
+        for f, (train, val) in enumerate(cross_validation(classes, folds, rng)):
             paths = {"train": os.path.join(tmp, f"train{f}.txt"), "val": os.path.join(tmp, f"val{f}.txt")}
             ftm.write_lines(train, paths["train"])
             ftm.write_lines(val, paths["val"])
             jobs.append(paths)
-        cands = candidates(fixed, trials, seed)
         # one thread: fastText's multi-threaded (hogwild) training is not reproducible
         base = {**ftm.DEFAULT_PARAMS, **fixed, "thread": 1}
         res = ftm.run_child("gristmill.filters.fasttext_search",
@@ -128,7 +141,7 @@ def search(positive: pa.Array, negative: pa.Array, fixed: dict, trials: int = DE
     return {"chosen": rows[best]["params"], "validation_auc": rows[best]["auc"],
             "validation_logloss": rows[best]["logloss"], "chosen_trial": best, "folds": folds,
             "documents": {"positive": len(classes[0]), "negative": len(classes[1])},
-            "space": {k: list(v) for k, v in SEARCH_SPACE.items() if k not in fixed},
+            "space": {k: list(v) for k, v in space.items() if k not in fixed},
             "seed": seed, "trials": rows,
             "how": f"{folds}-fold stratified cross-validation on the training part only (held-out part unseen); "
                    f"mean AUC, ties to lower log loss; one fastText thread"}
