@@ -11,9 +11,10 @@ How: the training part (never the held-out part) is cut into `folds` stratified 
 a seeded permutation; every candidate setting trains on all folds but one and scores the
 one left out, for each fold in turn. Candidates are fastText's defaults first, then
 distinct points of `SEARCH_SPACE` in a seeded random order (the parameters the caller
-fixed are not searched). All of it runs in one child process with one training thread and
-the zero-filling allocator of fasttext_model, so a run is deterministic: same inputs and
-seed give the same trials, the same choice and a byte-identical model. The choice is the
+fixed are not searched). Each fold runs in a child process (side by side, up to the CPU
+count) with one training thread and the zero-filling allocator of fasttext_model, so a run
+is deterministic: same inputs and seed give the same trials, the same choice and a
+byte-identical model. The choice is the
 highest mean validation AUC; ties go to the lower mean log loss, then to the earlier trial.
 """
 
@@ -86,13 +87,14 @@ def auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
 
 def search(positive: pa.Array, negative: pa.Array, fixed: dict, trials: int = DEFAULT_TRIALS,
            folds: int = DEFAULT_FOLDS, seed: int = 0, max_per_class: int | None = DEFAULT_MAX_PER_CLASS,
-           work_dir: str | None = None, space: dict | None = None) -> dict:
+           work_dir: str | None = None, space: dict | None = None, processes: int | None = None) -> dict:
     """Pick the searched fastText settings for training on `positive` vs `negative`.
 
     Returns {"chosen": {searched key: value}, "validation_auc", "validation_logloss",
     "folds", "trials": [{"params", "auc", "logloss", "fold_auc", "result"}...], ...}, or
     {"skipped": reason} when a class is too small to validate on or nothing is left to search.
-    `space` (default SEARCH_SPACE): {fastText key: values}.
+    `space` (default SEARCH_SPACE): {fastText key: values}; `processes`: children at once
+    (default: one per fold, up to the CPU count).
     """
     space = SEARCH_SPACE if space is None else space
     cands = candidates(fixed, trials, seed, space)
@@ -119,14 +121,19 @@ def search(positive: pa.Array, negative: pa.Array, fixed: dict, trials: int = DE
             jobs.append(paths)
         # one thread: fastText's multi-threaded (hogwild) training is not reproducible
         base = {**ftm.DEFAULT_PARAMS, **fixed, "thread": 1}
-        res = ftm.run_child("gristmill.filters.fasttext_search",
-                            {"folds": jobs, "trials": [{**base, **c} for c in cands], "tmp": tmp})
+        trial_params = [{**base, **c} for c in cands]
+        # one child per fold, side by side: each trains with one thread, so this stays deterministic
+        parallel = processes or min(folds, os.cpu_count() or 1)
+        results = ftm.run_children("gristmill.filters.fasttext_search",
+                                   [{"folds": [job], "trials": trial_params} for job in jobs], parallel)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if res.get("result") != "ok":
-        raise RuntimeError(f"fastText search failed: {res.get('error')}")
+    failed = [r for r in results if r.get("result") != "ok"]
+    if failed:
+        raise RuntimeError(f"fastText search failed: {failed[0].get('error')}")
+    per_trial = [[r for res in results for r in res["trials"][i]] for i in range(len(cands))]
     rows = []
-    for i, (cand, trial) in enumerate(zip(cands, res["trials"])):
+    for i, (cand, trial) in enumerate(zip(cands, per_trial)):
         ok = all(r["result"] == "ok" and r["auc"] is not None for r in trial)
         rows.append({"params": cand, "result": "ok" if ok else next(r["result"] for r in trial if r["result"] != "ok"
                                                                      or r["auc"] is None),
