@@ -210,7 +210,8 @@ class QualityClassifier(QualityScore):
         max_per_class: int | None = param(None, "at most this many documents of each class", ge=1)
         # fastText's own settings (names as fastText spells them)
         tune_trials: int = param(fts.DEFAULT_TRIALS, "fastText settings tried on validation folds of the "
-                                 "training part (seeded, one thread); 0: no search, fastText's defaults", ge=0)
+                                 "training part (seeded, one thread); 0: no search (unset: lr 0.5, epoch 10, "
+                                 "wordNgrams 2)", ge=0)
         tune_folds: int = param(fts.DEFAULT_FOLDS, "cross-validation folds of the search", ge=2)
         tune_max_per_class: int | None = param(fts.DEFAULT_MAX_PER_CLASS, "the search sees at most this many "
                                                "documents of each class (the final model sees all)", ge=2)
