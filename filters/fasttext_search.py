@@ -7,15 +7,15 @@ every task. fastText's own autotune is not used: with several threads it is not
 deterministic, and its budget is wall-clock time, so the same inputs would not give the
 same model on a busy machine.
 
-How: the training part (never the held-out part) is cut into `folds` stratified folds by
-a seeded permutation; every candidate setting trains on all folds but one and scores the
-one left out, for each fold in turn. Candidates are fastText's defaults first, then
-distinct points of `SEARCH_SPACE` in a seeded random order (the parameters the caller
-fixed are not searched). Each fold runs in a child process (side by side, up to the CPU
-count) with one training thread and the zero-filling allocator of fasttext_model, so a run
-is deterministic: same inputs and seed give the same trials, the same choice and a
-byte-identical model. The choice is the
-highest mean validation AUC; ties go to the lower mean log loss, then to the earlier trial.
+How: the training part (never the held-out part) is cut into `folds` stratified folds by a
+seeded permutation; every candidate setting trains on all folds but one and scores the one
+left out, for each fold in turn. Candidates are the fixed defaults
+(fasttext_model.DEFAULT_PARAMS) first, then distinct points of `SEARCH_SPACE` in a seeded
+random order (the parameters the caller fixed are not searched). Each fold runs in a child
+process (side by side, up to the CPU count) with one training thread and the zero-filling
+allocator of fasttext_model, so a run is deterministic: same inputs and seed give the same
+trials, the same choice and a byte-identical model. The choice is the highest mean
+validation AUC; ties go to the lower mean log loss, then to the earlier trial.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ DEFAULT_MAX_PER_CLASS = 2000  # the search sees at most this many documents a cl
 
 
 def candidates(fixed: dict, trials: int, seed: int, space: dict | None = None) -> list[dict]:
-    """The settings tried: fastText's defaults for the searched keys first, then distinct grid
+    """The settings tried: the fixed defaults for the searched keys first, then distinct grid
     points in a seeded random order, `trials` in all (fewer if the grid is smaller)."""
     space = SEARCH_SPACE if space is None else space
     keys = [k for k in space if k not in fixed]

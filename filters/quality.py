@@ -82,7 +82,7 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
 
     `params` fixes fastText settings; of lr, epoch and wordNgrams, those it leaves out are
     chosen by the validation search (`tune_trials` settings, `tune_folds`-fold, on the
-    training part only) unless `tune_trials` is 0 (then fastText's defaults)."""
+    training part only) unless `tune_trials` is 0 (then fasttext_model.DEFAULT_PARAMS)."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -271,7 +271,7 @@ class QualityClassifier(QualityScore):
 
 def fasttext_params(cfg) -> dict:
     """fastText's settings from a QualityClassifier's params (fastText's names); unset ones
-    are left out (the search chooses them, or fastText's defaults apply)."""
+    are left out (the search chooses them, or fasttext_model.DEFAULT_PARAMS apply)."""
     return {k: getattr(cfg, k) for k in FASTTEXT_KEYS if getattr(cfg, k) is not None}
 
 
