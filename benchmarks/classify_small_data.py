@@ -151,7 +151,8 @@ def split_groups(groups: list[str], n_train: int, rng: np.random.Generator) -> s
 
 
 def paired_task(pages: list[dict], n_train: int, rng) -> dict:
-    n_train = min(n_train, len(pages) // 2)  # a small set: half trains, half is unseen
+    if len(pages) < n_train * 3 // 2:  # a small set: half trains, half is unseen
+        n_train = len(pages) // 2
     order = rng.permutation(len(pages))
     train, unseen = [pages[i] for i in order[:n_train]], [pages[i] for i in order[n_train:]]
     return {"train_pos": [p["positive"] for p in train], "train_neg": [p["negative"] for p in train],

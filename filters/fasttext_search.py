@@ -78,7 +78,7 @@ def auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
     n_neg = len(y_true) - n_pos
     if not n_pos or not n_neg:
         return None
-    uniq, inverse, counts = np.unique(y_score, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(y_score, return_inverse=True, return_counts=True)
     ends = np.cumsum(counts)
     avg_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct score
     ranks = avg_rank[inverse]

@@ -32,8 +32,8 @@ def inline_task(n: int, seed: int) -> tuple[list[str], list[str]]:
         rng.shuffle(words)
         article = " ".join(words) + "."
         pos.append(article)
-        nav = lambda k: " | ".join(BOILERPLATE[i] for i in rng.integers(0, len(BOILERPLATE), k))  # noqa: E731
-        neg.append(f"{nav(5)}\n{article}\n{nav(4)}")
+        header, footer = (" | ".join(BOILERPLATE[i] for i in rng.integers(0, len(BOILERPLATE), k)) for k in (5, 4))
+        neg.append(f"{header}\n{article}\n{footer}")
     return pos, neg
 
 
