@@ -228,9 +228,9 @@ def main() -> None:
     tasks = args.tasks.split(",")
     print(f"load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} CPUs", flush=True)
     pages = trafilatura_pages(args.data)
-    rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="classify-small-") as work:
         for name in tasks:
+            rng = np.random.default_rng(args.seed)  # per task: a task's split does not depend on --tasks
             if name == "pages":
                 task = paired_task(pages, args.train, rng)
             elif name == "pages_nonde":
