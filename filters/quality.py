@@ -99,11 +99,11 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
     ftm.write_lines(lines, train_file)
     fixed = {"seed": seed, **(params or {})}
     search = None
-    if tune_trials > 0:
-        search = fts.search(pos_train, neg_train, fixed, trials=tune_trials, folds=tune_folds, seed=seed,
-                            max_per_class=tune_max_per_class, work_dir=out_dir)
-        fixed = {**fixed, **search.get("chosen", {})}
     try:
+        if tune_trials > 0:  # on the training part only: the held-out part stays unseen
+            search = fts.search(pos_train, neg_train, fixed, trials=tune_trials, folds=tune_folds, seed=seed,
+                                max_per_class=tune_max_per_class, work_dir=out_dir)
+            fixed = {**fixed, **search.get("chosen", {})}
         run = ftm.train(train_file, model_path, fixed)
     finally:
         os.unlink(train_file)
