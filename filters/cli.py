@@ -119,7 +119,7 @@ def _dedupe(args: argparse.Namespace) -> int:
 
 # --- gristmill classify train | score -----------------------------------------------------
 
-TRAIN_OPTIONS = ["heldout", "max_per_class", "seed"]
+TRAIN_OPTIONS = ["heldout", "max_per_class", "seed", "tune_trials", "tune_folds", "tune_max_per_class"]
 FASTTEXT_OPTIONS = ["lr", "epoch", "dim", "wordNgrams", "bucket", "minCount", "thread"]
 
 
@@ -135,15 +135,21 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gristmill.filters.quality import QualityClassifier, read_text, train_classifier
+    from gristmill.filters.quality import QualityClassifier, read_text, search_summary, train_classifier
 
     v = param_values(args, QualityClassifier, names=["name"] + TRAIN_OPTIONS + FASTTEXT_OPTIONS)
     meta = train_classifier(read_text(args.positive), read_text(args.negative), args.out, name=v["name"],
-                            params={k: v[k] for k in FASTTEXT_OPTIONS}, heldout=v["heldout"], seed=v["seed"],
-                            max_per_class=v.get("max_per_class"),
+                            params={k: v[k] for k in FASTTEXT_OPTIONS if k in v}, heldout=v["heldout"],
+                            seed=v["seed"], max_per_class=v.get("max_per_class"), tune_trials=v["tune_trials"],
+                            tune_folds=v["tune_folds"], tune_max_per_class=v.get("tune_max_per_class"),
                             data_info={"positive": args.positive, "negative": args.negative})
-    print(json.dumps({"model": args.out, "heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"],
-                      "data": meta["data"]}, indent=1))
+    search = meta["search"]
+    print(json.dumps({"model": args.out, "heldout": meta["heldout"], "search": search_summary(search),
+                      "params": meta["params"], "lr_attempts": meta["lr_attempts"], "data": meta["data"]}, indent=1))
+    held = meta["heldout"] or {}
+    chosen = ", ".join(f"{k}={v}" for k, v in (search or {}).get("chosen", {}).items()) or "none searched"
+    print(f"held-out AUC {held.get('auc')} on {held.get('n', 0)} documents; chosen on validation: {chosen}"
+          + (f" (validation AUC {search['validation_auc']})" if search and "validation_auc" in search else ""))
     return 0
 
 

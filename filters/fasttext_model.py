@@ -97,20 +97,42 @@ def train(train_file: str, model_path: str, params: dict | None = None) -> dict:
 
 
 def _train_child(train_file: str, model_path: str, params: dict) -> dict:
+    res = run_child("gristmill.filters.fasttext_model", {"input": train_file, "output": model_path, "params": params})
+    return res if res.get("result") != "error" else {**res, "seconds": 0.0}
+
+
+def run_child(module: str, job: dict) -> dict:
+    """Run `python -m module JOB.json` with the zero-filling allocator; its last JSON line, or
+    {"result": "error", "error": ...}. (The hyperparameter search's children run this way too.)"""
+    return run_children(module, [job], parallel=1)[0]
+
+
+def run_children(module: str, jobs: list[dict], parallel: int) -> list[dict]:
+    """`run_child` for each job, at most `parallel` child processes at once; results in job order."""
     env = dict(os.environ)
     env["GLIBC_TUNABLES"] = ":".join(x for x in (env.get("GLIBC_TUNABLES"), ZEROED_MALLOC) if x)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"input": train_file, "output": model_path, "params": params}, f)
-        job = f.name
+    paths = []
+    for job in jobs:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(job, f)
+            paths.append(f.name)
+    results: list[dict] = []
     try:
-        proc = subprocess.run([sys.executable, "-m", "gristmill.filters.fasttext_model", job],
-                              env=env, capture_output=True, text=True)
+        for start in range(0, len(paths), max(1, parallel)):
+            procs = [subprocess.Popen([sys.executable, "-m", module, path], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                     for path in paths[start:start + max(1, parallel)]]
+            for proc in procs:
+                stdout, stderr = proc.communicate()
+                lines = [x for x in stdout.splitlines() if x.startswith("{")]
+                if proc.returncode != 0 or not lines:
+                    results.append({"result": "error", "error": (stderr or stdout)[-2000:]})
+                else:
+                    results.append(json.loads(lines[-1]))
     finally:
-        os.unlink(job)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"result": "error", "seconds": 0.0, "error": (proc.stderr or proc.stdout)[-2000:]}
-    return json.loads(lines[-1])
+        for path in paths:
+            os.unlink(path)
+    return results
 
 
 def _child_main(job_path: str) -> None:

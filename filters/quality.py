@@ -1,8 +1,9 @@
 """Quality classifiers (DCLM's recipe): a fastText model trained on reference text (positives)
 vs. random crawl text (negatives), applied as a `score_<name>` float32 column.
 
-* `train_classifier()` — columnar prep, held-out split, training (see fasttext_model for the
-  NaN handling), held-out precision/recall/AUC, `MODEL_DIR/{model.bin,metadata.json}`.
+* `train_classifier()` — columnar prep, held-out split, the seeded search for fastText's
+  settings on the training part (fasttext_search), training (see fasttext_model for the NaN
+  handling), held-out precision/recall/AUC, `MODEL_DIR/{model.bin,metadata.json}`.
 * `quality_score@1` (map) — adds `score_<name>` from a trained MODEL_DIR.
 * `quality_classifier@1` (corpus) — in a workflow: trains on the stream itself (documents
   whose `source` is in `positive_sources` vs. the others), or loads `model:` if it exists,
@@ -24,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gristmill.filters import fasttext_model as ftm
+from gristmill.filters import fasttext_search as fts
 from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.shards import expand_inputs, write_json_atomic
 from gristmill.pipeline.stage import Stage, StageOutput
@@ -73,8 +75,14 @@ def binary_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0
 
 def train_classifier(positive, negative, out_dir: str, name: str = "quality", params: dict | None = None,
                      heldout: float = 0.1, seed: int = 0, max_per_class: int | None = None,
-                     data_info: dict | None = None) -> dict:
-    """Train `out_dir/model.bin` from two text arrays; write and return its metadata."""
+                     data_info: dict | None = None, tune_trials: int = fts.DEFAULT_TRIALS,
+                     tune_folds: int = fts.DEFAULT_FOLDS,
+                     tune_max_per_class: int | None = fts.DEFAULT_MAX_PER_CLASS) -> dict:
+    """Train `out_dir/model.bin` from two text arrays; write and return its metadata.
+
+    `params` fixes fastText settings; of lr, epoch and wordNgrams, those it leaves out are
+    chosen by the validation search (`tune_trials` settings, `tune_folds`-fold, on the
+    training part only) unless `tune_trials` is 0 (then fasttext_model.DEFAULT_PARAMS)."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -89,8 +97,14 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
     train_file = os.path.join(out_dir, ".train.txt")
     model_path = os.path.join(out_dir, MODEL_FILE)
     ftm.write_lines(lines, train_file)
+    fixed = {"seed": seed, **(params or {})}
+    search = None
     try:
-        run = ftm.train(train_file, model_path, {**{"seed": seed}, **(params or {})})
+        if tune_trials > 0:  # on the training part only: the held-out part stays unseen
+            search = fts.search(pos_train, neg_train, fixed, trials=tune_trials, folds=tune_folds, seed=seed,
+                                max_per_class=tune_max_per_class, work_dir=out_dir)
+            fixed = {**fixed, **search.get("chosen", {})}
+        run = ftm.train(train_file, model_path, fixed)
     finally:
         os.unlink(train_file)
     held_text = pa.concat_arrays([pos_held, neg_held])
@@ -103,7 +117,7 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
         "data": {**(data_info or {}), "train_positive": len(pos_train), "train_negative": len(neg_train),
                  "heldout_positive": len(pos_held), "heldout_negative": len(neg_held),
                  "heldout_fraction": heldout, "max_per_class": max_per_class, "seed": seed},
-        "params": run["params"], "lr_attempts": run["attempts"],
+        "params": run["params"], "lr_attempts": run["attempts"], "search": search,
         "heldout": binary_metrics(y_true, y_score) if len(y_true) else None,
         "seconds": round(time.time() - t0, 2),
     }
@@ -172,6 +186,7 @@ def _training_text(path: str, positive: tuple, negative: tuple | None) -> tuple[
 
 
 _FT = ftm.DEFAULT_PARAMS
+_SEARCHED = "; unset: chosen on a validation split (see tune_trials)"
 
 
 class QualityClassifier(QualityScore):
@@ -194,10 +209,17 @@ class QualityClassifier(QualityScore):
         seed: int = param(0, "seed of the split, the sampling and fastText")
         max_per_class: int | None = param(None, "at most this many documents of each class", ge=1)
         # fastText's own settings (names as fastText spells them)
-        lr: float = param(_FT["lr"], "fastText learning rate (halved and retried if training diverges)", gt=0)
-        epoch: int = param(_FT["epoch"], "fastText epochs", ge=1)
+        tune_trials: int = param(fts.DEFAULT_TRIALS, "fastText settings tried on validation folds of the "
+                                 "training part (seeded, one thread); 0: no search (unset: lr 0.5, epoch 10, "
+                                 "wordNgrams 2)", ge=0)
+        tune_folds: int = param(fts.DEFAULT_FOLDS, "cross-validation folds of the search", ge=2)
+        tune_max_per_class: int | None = param(fts.DEFAULT_MAX_PER_CLASS, "the search sees at most this many "
+                                               "documents of each class (the final model sees all)", ge=2)
+        lr: float | None = param(None, "fastText learning rate (halved and retried if training diverges)"
+                                 + _SEARCHED, gt=0)
+        epoch: int | None = param(None, "fastText epochs" + _SEARCHED, ge=1)
         dim: int = param(_FT["dim"], "fastText vector size", ge=1)
-        wordNgrams: int = param(_FT["wordNgrams"], "fastText word n-gram length", ge=1, cli="--word-ngrams")
+        wordNgrams: int | None = param(None, "fastText word n-gram length" + _SEARCHED, ge=1, cli="--word-ngrams")
         minCount: int = param(_FT["minCount"], "fastText minimal word count", ge=1, cli="--min-count")
         loss: str = param(_FT["loss"], "fastText loss", choices=("softmax", "ns", "hs", "ova"))
         thread: int = param(_FT["thread"], "fastText training threads", ge=1, cli="--threads")
@@ -237,14 +259,25 @@ class QualityClassifier(QualityScore):
         negative = pa.concat_arrays([n for _, n in parts])
         meta = train_classifier(positive, negative, self.trained_dir(ctx.state_dir), name=self.score_name,
                                 params=fasttext_params(cfg), heldout=cfg.heldout, seed=cfg.seed,
-                                max_per_class=cfg.max_per_class,
+                                max_per_class=cfg.max_per_class, tune_trials=cfg.tune_trials,
+                                tune_folds=cfg.tune_folds, tune_max_per_class=cfg.tune_max_per_class,
                                 data_info={"positive_sources": list(pos_src),
                                            "negative_sources": list(neg_src) or "all other sources"})
         if cfg.model:  # keep a copy where the user asked for it
             shutil.copytree(self.trained_dir(ctx.state_dir), cfg.model, dirs_exist_ok=True)
-        return {"heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"], "data": meta["data"]}
+        return {"heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"], "data": meta["data"],
+                "search": search_summary(meta["search"]), "params": meta["params"]}
 
 
 def fasttext_params(cfg) -> dict:
-    """fastText's settings from a QualityClassifier's params (fastText's names)."""
-    return {k: getattr(cfg, k) for k in FASTTEXT_KEYS}
+    """fastText's settings from a QualityClassifier's params (fastText's names); unset ones
+    are left out (the search chooses them, or fasttext_model.DEFAULT_PARAMS apply)."""
+    return {k: getattr(cfg, k) for k in FASTTEXT_KEYS if getattr(cfg, k) is not None}
+
+
+def search_summary(search: dict | None) -> dict | None:
+    """The search in a few fields (the full trial list stays in metadata.json)."""
+    if not search or "chosen" not in search:
+        return search
+    return {k: search[k] for k in ("chosen", "validation_auc", "validation_logloss", "folds", "how")} | {
+        "trials": len(search["trials"])}
