@@ -112,14 +112,19 @@ class TokenizeDocuments(Stage):
         reason = pc.if_else(empty, pa.scalar("empty_text", pa.string()), pa.scalar(None, pa.string()))
         out = split_by_reason(table, reason, self.versioned_name)
         kept = out.table
+        before = self.encoder.counters
         flat, lengths = self.encoder.encode_batch(kept.column("text").to_pylist())
+        # documents that took the fast path's exact piece-by-piece lane (bytes not in the vocabulary)
+        # or had added tokens cut out: counted, since they are the slower part of the fast path
+        lanes = {k: v - before.get(k, 0) for k, v in self.encoder.counters.items()}
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         tokens = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.uint32()))
         for name in ("n_tokens", "tokens"):
             if name in kept.column_names:
                 kept = kept.drop_columns([name])
         out.table = kept.append_column("n_tokens", pa.array(lengths, pa.int64())).append_column("tokens", tokens)
-        out.counters = {"tokens": int(lengths.sum()), f"docs_encoded_with_{self.encoder.backend}": len(lengths)}
+        out.counters = {"tokens": int(lengths.sum()), f"docs_encoded_with_{self.encoder.backend}": len(lengths),
+                        **{k: v for k, v in lanes.items() if v}}
         return out
 
 

@@ -1,0 +1,285 @@
+"""The fast path: a byte-level BPE from a tokenizer.json, encoded by `tiktoken` with the same ids.
+
+tiktoken runs a split regex and then merges adjacent byte strings by rank; HF `tokenizers` runs
+its pre-tokenizer and then merges the listed pairs in merge order. `FastBPE` maps one onto the
+other and covers what real byte-level tokenizers say beyond that:
+
+- ranks follow the merge list (rank = 256 + merge index), and a table turns ranks back into the
+  file's ids, so ids need not follow the merge order;
+- bytes that are not in the vocabulary (a BPE trained with `tokenizers`' defaults only has the
+  bytes its training text used) get ranks of their own that no merge reaches. A text that yields
+  one is redone piece by piece exactly as `BPE.merge_word` does it: the byte is skipped when the
+  model has no `unk_token` (so its neighbours can still merge), becomes `unk_token` (consecutive
+  ones fused into one with `fuse_unk`), or its `<0xXX>` tokens with `byte_fallback`;
+- pre-tokenizers: ByteLevel with GPT-2's regex (with or without `add_prefix_space`; `trim_offsets`
+  only changes offsets), Split(regex, Isolated) + ByteLevel(no regex) (Llama-3, Qwen2),
+  Digits + ByteLevel (SmolLM); normalizers NFC/NFD/NFKC/NFKD (Python's `unicodedata`);
+  non-special added tokens found in the text are emitted whole, as `tokenizers` does.
+
+What it does not cover raises `FastPathRefused` with the reason (the caller logs it, records it and
+encodes with `tokenizers`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+# GPT-2's split rule: what `ByteLevel(use_regex=True)` applies, in tiktoken's regex dialect.
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# GPT-2's rule applied to the pieces `Digits` leaves: digits are pieces of their own, so no
+# alternative takes a digit, and a digit ends a piece the way the end of the text does.
+GPT2_AFTER_DIGITS = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"""
+NORMALIZER_FORMS = {"NFC", "NFD", "NFKC", "NFKD"}
+
+
+class FastPathRefused(ValueError):
+    """The tokenizer says something the fast path does not reproduce exactly; the message says what."""
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table that byte-level BPE vocabularies are written in."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) \
+        + list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+BYTE_CHAR = bytes_to_unicode()
+CHAR_BYTE = {c: b for b, c in BYTE_CHAR.items()}
+TO_LATIN1 = {ord(c): b for c, b in CHAR_BYTE.items()}  # str.translate: byte-level spelling -> latin-1
+
+
+def spelled_bytes(token: str) -> bytes | None:
+    """The bytes a byte-level vocabulary entry stands for (None if it is not written that way)."""
+    try:
+        return bytes(CHAR_BYTE[c] for c in token)
+    except KeyError:
+        return None
+
+
+def normalizer_form(norm: dict | None) -> str | None:
+    if norm is None:
+        return None
+    if norm.get("type") in NORMALIZER_FORMS:
+        return norm["type"]
+    if norm.get("type") == "Sequence" and len(norm.get("normalizers") or []) == 1:
+        return normalizer_form(norm["normalizers"][0])
+    raise FastPathRefused(f"its normalizer ({norm.get('type')}) is not one of {sorted(NORMALIZER_FORMS)}")
+
+
+def split_rule(pre: dict | None) -> tuple[str, bool]:
+    """(tiktoken split regex, add a prefix space) equal to the pre-tokenizer `pre`."""
+    if not pre:
+        raise FastPathRefused("it has no pre-tokenizer: the whole text would be one piece")
+    kind = pre.get("type")
+    if kind == "ByteLevel":
+        if not pre.get("use_regex", True):
+            raise FastPathRefused("its ByteLevel pre-tokenizer has no split regex: the whole text is one piece")
+        return GPT2_PATTERN, bool(pre.get("add_prefix_space"))
+    steps = pre.get("pretokenizers") or [] if kind == "Sequence" else []
+    if len(steps) == 2 and steps[1].get("type") == "ByteLevel":
+        first, byte_level = steps
+        if byte_level.get("add_prefix_space"):
+            raise FastPathRefused("ByteLevel(add_prefix_space) after a split prefixes every piece")
+        if first.get("type") == "Split" and not byte_level.get("use_regex", True):
+            regex = (first.get("pattern") or {}).get("Regex")
+            if regex and first.get("behavior") == "Isolated" and not first.get("invert"):
+                # text between two matches is a piece too: the second alternative takes such gaps
+                return f"(?:{regex})|(?:(?!(?:{regex}))[\\s\\S])+", False
+        if first.get("type") == "Digits" and byte_level.get("use_regex", True):
+            digits = r"\p{N}" if first.get("individual_digits") else r"\p{N}+"
+            return f"{digits}|{GPT2_AFTER_DIGITS}", False
+    raise FastPathRefused(f"its pre-tokenizer ({str(pre)[:160]}) is not one of ByteLevel(regex), "
+                          "Split(regex, Isolated)+ByteLevel, Digits+ByteLevel(regex)")
+
+
+class FastBPE:
+    """tiktoken with the ids, unknown-byte handling, normalizer and added tokens of `hf`'s spec."""
+
+    def __init__(self, hf, spec: dict):
+        import tiktoken
+
+        model = spec.get("model") or {}
+        if model.get("type") != "BPE":
+            raise FastPathRefused(f"its model is {model.get('type')}, not BPE")
+        if model.get("dropout") not in (None, 0, 0.0):
+            raise FastPathRefused("BPE dropout is random; tiktoken is deterministic")
+        if model.get("continuing_subword_prefix") or model.get("end_of_word_suffix"):
+            raise FastPathRefused("it uses subword prefixes/suffixes, which tiktoken does not know")
+        self.form = normalizer_form(spec.get("normalizer"))
+        pattern, self.prefix_space = split_rule(spec.get("pre_tokenizer"))
+        self.hf = hf
+        self.counters = {"docs_with_unknown_bytes": 0, "docs_with_added_tokens": 0}
+
+        vocab: dict[str, int] = model.get("vocab") or {}
+        merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
+        added = spec.get("added_tokens") or []
+        self._added_tokens(added)
+        present = {b for b in range(256) if BYTE_CHAR[b] in vocab}
+        self.missing = bytes(b for b in range(256) if b not in present)
+
+        # ranks: single bytes first, then every merge's result in merge order
+        ranks: dict[bytes, int] = {}
+        rank_id: list[int] = []
+        for b in sorted(present):
+            ranks[bytes([b])] = len(rank_id)
+            rank_id.append(vocab[BYTE_CHAR[b]])
+        last = None
+        for a, b in merges:
+            token = a + b
+            raw = spelled_bytes(token)
+            if raw is None or token not in vocab:
+                raise FastPathRefused(f"merge {a!r} {b!r} is not a byte-level vocabulary entry")
+            if self.missing and raw.translate(None, self.missing) != raw:
+                continue  # built from a byte the vocabulary lacks: tokenizers never reaches it
+            if raw in ranks:
+                # tiktoken ranks a byte string once. Files converted from tiktoken (Llama-3) list every
+                # pair that makes a token, one after another: then one rank is the same order.
+                if raw != last:
+                    raise FastPathRefused(f"two merges make {token!r} with other merges between them")
+                continue
+            last = raw
+            ranks[raw] = len(rank_id)
+            rank_id.append(vocab[token])
+        reachable = len(rank_id)
+        unmerged = [t for t, i in vocab.items() if spelled_bytes(t) not in ranks and len(t) > 1]
+        if unmerged and model.get("ignore_merges"):
+            # tokenizers emits such an entry when a whole piece equals it; tiktoken would also merge into it
+            raise FastPathRefused(f"{len(unmerged)} multi-byte entries no merge makes, with ignore_merges "
+                                  f"(e.g. {unmerged[:3]})")
+        # (without ignore_merges such entries are unreachable in tokenizers too, so they get no rank)
+        self.n_real = reachable
+        for b in self.missing:  # ranks no merge reaches: one per byte the vocabulary lacks
+            ranks[bytes([b])] = len(rank_id)
+            rank_id.append(0)
+        self.rank_id = np.asarray(rank_id, dtype=np.uint32)
+        self._byte_plan(model, vocab, merges)
+        self.enc = tiktoken.Encoding("gristmill-bpe", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        self.core = self.enc._core_bpe
+
+    def _added_tokens(self, added: list[dict]) -> None:
+        """Non-special added tokens are cut out of the text whole (with encode_special_tokens, special
+        ones are plain text). Only the plain kind: no single_word/lstrip/rstrip."""
+        plain = [t for t in added if not t.get("special")]
+        odd = [t["content"] for t in plain if t.get("single_word") or t.get("lstrip") or t.get("rstrip")]
+        if odd:
+            raise FastPathRefused(f"added tokens with single_word/lstrip/rstrip ({odd[:3]})")
+        if self.form and any(unicodedata.normalize(self.form, t["content"]) != t["content"] for t in plain):
+            raise FastPathRefused("an added token changes under the normalizer")
+        self.added_ids = {t["content"]: int(t["id"]) for t in plain}
+        # longest first: at one position the longest token wins (tokenizers matches leftmost-longest)
+        names = sorted(self.added_ids, key=len, reverse=True)
+        self.added_re = re.compile("|".join(map(re.escape, names))) if names else None
+
+    def _byte_plan(self, model: dict, vocab: dict, merges: list) -> None:
+        """What `BPE.merge_word` does with each byte the vocabulary lacks: its <0xXX> tokens
+        (byte_fallback), `unk_token`, or nothing (skipped)."""
+        self.fallback: dict[int, list[int]] = {}
+        unk = model.get("unk_token")
+        self.unk_id = None
+        if unk is not None and self.missing:
+            if unk not in vocab:
+                raise FastPathRefused(f"its unk_token {unk!r} is not in the vocabulary")
+            self.unk_id = int(vocab[unk])
+        self.fuse_unk = bool(model.get("fuse_unk"))
+        if model.get("byte_fallback"):
+            for b in self.missing:
+                names = [f"<0x{x:02X}>" for x in BYTE_CHAR[b].encode("utf-8")]
+                if all(n in vocab for n in names):
+                    self.fallback[b] = [int(vocab[n]) for n in names]
+        barriers = {n for b in self.fallback for n in (f"<0x{x:02X}>" for x in BYTE_CHAR[b].encode())}
+        if self.unk_id is not None:
+            barriers.add(unk)
+        if barriers and any(a in barriers or b in barriers for a, b in merges):
+            raise FastPathRefused("merges involve unk/<0xXX> tokens, which the fast path treats as barriers")
+        # a whole text can be mapped token by token when every unknown byte becomes fixed ids that no
+        # merge touches: its <0xXX> tokens, or unk without fusing
+        self.per_token = all(b in self.fallback for b in self.missing) or (
+            self.unk_id is not None and not self.fuse_unk and not self.fallback)
+        self.expand = {self.n_real + i: (self.fallback.get(b) or [self.unk_id])
+                       for i, b in enumerate(self.missing) if self.per_token}
+
+    # --- encoding -------------------------------------------------------------------------
+    def encode(self, text: str) -> np.ndarray:
+        """The ids `tokenizers` gives `text` (no special tokens added; text encoded literally)."""
+        if self.form and not unicodedata.is_normalized(self.form, text):
+            text = unicodedata.normalize(self.form, text)
+        if self.added_re is not None and self.added_re.search(text):
+            self.counters["docs_with_added_tokens"] += 1
+            parts, pos = [], 0
+            for m in self.added_re.finditer(text):
+                parts.append(self._segment(text[pos:m.start()]))
+                parts.append(np.asarray([self.added_ids[m.group()]], dtype=np.uint32))
+                pos = m.end()
+            parts.append(self._segment(text[pos:]))
+            return np.concatenate(parts)
+        return self._segment(text)
+
+    def _segment(self, text: str) -> np.ndarray:
+        if not text:
+            return np.zeros(0, np.uint32)
+        if self.prefix_space and not text.startswith(" "):
+            ranks = self.enc.encode_to_numpy(" " + text)
+        else:
+            ranks = self.enc.encode_to_numpy(text)
+        if not self.missing or ranks.size == 0 or int(ranks.max()) < self.n_real:
+            return self.rank_id[ranks]
+        self.counters["docs_with_unknown_bytes"] += 1
+        if self.per_token:
+            out: list[int] = []
+            for r in ranks.tolist():
+                out.extend(self.expand[r] if r >= self.n_real else (int(self.rank_id[r]),))
+            return np.asarray(out, dtype=np.uint32)
+        return self._by_piece(text)
+
+    def _by_piece(self, text: str) -> np.ndarray:
+        """`text` split by `tokenizers`' own pre-tokenizer, each piece merged as `merge_word` does."""
+        missing, fallback, unk, fuse = self.missing, self.fallback, self.unk_id, self.fuse_unk
+        out: list[int] = []
+        for piece, _ in self.hf.pre_tokenizer.pre_tokenize_str(text):
+            raw = piece.translate(TO_LATIN1).encode("latin-1")
+            if len(raw.translate(None, missing)) == len(raw):
+                out.extend(self.rank_id[self.core.encode_single_piece(raw)].tolist())
+                continue
+            # symbols: runs of known bytes (merged among themselves) and fixed ids between them
+            symbols: list = []
+            run = bytearray()
+            pending = None  # an unk waiting for the next known byte (tokenizers adds it late)
+            for byte in raw:
+                if byte not in missing:
+                    if pending is not None:
+                        symbols += [bytes(run), pending] if run else [pending]
+                        run, pending = bytearray(), None
+                    run.append(byte)
+                elif byte in fallback:
+                    if run:
+                        symbols.append(bytes(run))
+                        run = bytearray()
+                    symbols += fallback[byte]
+                elif unk is not None:
+                    if run:
+                        symbols.append(bytes(run))
+                        run = bytearray()
+                    if pending is not None and not fuse:
+                        symbols.append(pending)
+                    pending = unk
+                # else: skipped, and the bytes around it stay one run
+            if run:
+                symbols.append(bytes(run))
+            if pending is not None:
+                symbols.append(pending)
+            for s in symbols:
+                if isinstance(s, bytes):
+                    out.extend(self.rank_id[self.core.encode_single_piece(s)].tolist())
+                else:
+                    out.append(s)
+        return np.asarray(out, dtype=np.uint32)
