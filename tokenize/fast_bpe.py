@@ -118,7 +118,7 @@ class FastBPE:
         self.form = normalizer_form(spec.get("normalizer"))
         pattern, self.prefix_space = split_rule(spec.get("pre_tokenizer"))
         self.hf = hf
-        self.counters = {"docs_with_unknown_bytes": 0, "docs_with_added_tokens": 0}
+        self.counters = {"docs_with_unknown_bytes": 0, "docs_with_added_tokens": 0, "docs_split_by_tokenizers": 0}
 
         vocab: dict[str, int] = model.get("vocab") or {}
         merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
@@ -162,6 +162,10 @@ class FastBPE:
             ranks[bytes([b])] = len(rank_id)
             rank_id.append(0)
         self.rank_id = np.asarray(rank_id, dtype=np.uint32)
+        self.rank_len = np.asarray([len(b) for b, _ in sorted(ranks.items(), key=lambda kv: kv[1])], dtype=np.int64)
+        import regex  # the same split in Python, to find the pieces that hold unknown bytes
+
+        self.split = regex.compile(pattern)
         self._byte_plan(model, vocab, merges)
         self.enc = tiktoken.Encoding("gristmill-bpe", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
         self.core = self.enc._core_bpe
@@ -227,10 +231,8 @@ class FastBPE:
     def _segment(self, text: str) -> np.ndarray:
         if not text:
             return np.zeros(0, np.uint32)
-        if self.prefix_space and not text.startswith(" "):
-            ranks = self.enc.encode_to_numpy(" " + text)
-        else:
-            ranks = self.enc.encode_to_numpy(text)
+        spaced = " " + text if self.prefix_space and not text.startswith(" ") else text
+        ranks = self.enc.encode_to_numpy(spaced)
         if not self.missing or ranks.size == 0 or int(ranks.max()) < self.n_real:
             return self.rank_id[ranks]
         self.counters["docs_with_unknown_bytes"] += 1
@@ -239,47 +241,84 @@ class FastBPE:
             for r in ranks.tolist():
                 out.extend(self.expand[r] if r >= self.n_real else (int(self.rank_id[r]),))
             return np.asarray(out, dtype=np.uint32)
-        return self._by_piece(text)
+        spliced = self._splice(spaced, ranks)
+        if spliced is None:
+            self.counters["docs_split_by_tokenizers"] += 1
+            return self._by_hf_pieces(text)
+        return spliced
 
-    def _by_piece(self, text: str) -> np.ndarray:
+    def _splice(self, text: str, ranks: np.ndarray) -> np.ndarray | None:
+        """tiktoken's tokens, with each piece that holds an unknown byte redone as `merge_word` does.
+        Pieces come from the same split regex (Python's `regex`); they must line up with tiktoken's
+        token boundaries and cover the text (else None)."""
+        raw = text.encode("utf-8")
+        lengths = self.rank_len[ranks]
+        starts = np.cumsum(lengths) - lengths
+        unknown = starts[ranks >= self.n_real]
+        pieces = np.fromiter(map(len, self.split.findall(text)), dtype=np.int64)
+        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        width = 1 + (chars >= 0x80).astype(np.int64) + (chars >= 0x800) + (chars >= 0x10000)
+        at = np.concatenate([[0], np.cumsum(width)])  # char offset -> byte offset
+        char_ends = np.cumsum(pieces)
+        if not pieces.size or char_ends[-1] != len(text):
+            return None
+        bounds = at[np.concatenate([[0], char_ends])]
+        hit = np.unique(np.searchsorted(bounds, unknown, side="right") - 1)
+        first, last = bounds[hit], bounds[hit + 1]
+        lo, hi = np.searchsorted(starts, first), np.searchsorted(starts, last)
+        starts_end = np.append(starts, len(raw))
+        if (starts_end[lo] != first).any() or (starts_end[hi] != last).any():
+            return None
+        segments = np.split(self.rank_id[ranks], np.stack([lo, hi], axis=1).ravel())
+        segments[1::2] = [np.asarray(self._piece_ids(raw[a:b]), dtype=np.uint32)
+                          for a, b in zip(first.tolist(), last.tolist())]
+        return np.concatenate(segments)
+
+    def _by_hf_pieces(self, text: str) -> np.ndarray:
         """`text` split by `tokenizers`' own pre-tokenizer, each piece merged as `merge_word` does."""
-        missing, fallback, unk, fuse = self.missing, self.fallback, self.unk_id, self.fuse_unk
         out: list[int] = []
         for piece, _ in self.hf.pre_tokenizer.pre_tokenize_str(text):
-            raw = piece.translate(TO_LATIN1).encode("latin-1")
-            if len(raw.translate(None, missing)) == len(raw):
-                out.extend(self.rank_id[self.core.encode_single_piece(raw)].tolist())
-                continue
-            # symbols: runs of known bytes (merged among themselves) and fixed ids between them
-            symbols: list = []
-            run = bytearray()
-            pending = None  # an unk waiting for the next known byte (tokenizers adds it late)
-            for byte in raw:
-                if byte not in missing:
-                    if pending is not None:
-                        symbols += [bytes(run), pending] if run else [pending]
-                        run, pending = bytearray(), None
-                    run.append(byte)
-                elif byte in fallback:
-                    if run:
-                        symbols.append(bytes(run))
-                        run = bytearray()
-                    symbols += fallback[byte]
-                elif unk is not None:
-                    if run:
-                        symbols.append(bytes(run))
-                        run = bytearray()
-                    if pending is not None and not fuse:
-                        symbols.append(pending)
-                    pending = unk
-                # else: skipped, and the bytes around it stay one run
-            if run:
-                symbols.append(bytes(run))
-            if pending is not None:
-                symbols.append(pending)
-            for s in symbols:
-                if isinstance(s, bytes):
-                    out.extend(self.rank_id[self.core.encode_single_piece(s)].tolist())
-                else:
-                    out.append(s)
+            out.extend(self._piece_ids(piece.translate(TO_LATIN1).encode("latin-1")))
         return np.asarray(out, dtype=np.uint32)
+
+    def _piece_ids(self, raw: bytes) -> list[int]:
+        """One piece's ids as `BPE.merge_word` makes them, unknown bytes included."""
+        missing, fallback, unk, fuse = self.missing, self.fallback, self.unk_id, self.fuse_unk
+        if not fallback and unk is None:  # unknown bytes are skipped: the rest is one run
+            raw = raw.translate(None, missing)
+            return self.rank_id[self.core.encode_single_piece(raw)].tolist() if raw else []
+        if len(raw.translate(None, missing)) == len(raw):
+            return self.rank_id[self.core.encode_single_piece(raw)].tolist()
+        # symbols: runs of known bytes (merged among themselves) and fixed ids between them
+        symbols: list = []
+        run = bytearray()
+        pending = None  # an unk waiting for the next known byte (tokenizers adds it only then)
+        for byte in raw:
+            if byte not in missing:
+                if pending is not None:
+                    symbols.append(pending)
+                    pending = None
+                run.append(byte)
+                continue
+            if run:
+                if byte in fallback or unk is not None:
+                    symbols.append(bytes(run))
+                    run = bytearray()
+            if byte in fallback:
+                symbols += fallback[byte]
+            elif unk is not None:
+                if pending is not None and not fuse:
+                    symbols.append(pending)
+                pending = unk
+            # else: skipped, and the bytes around it stay one run
+        if run:
+            symbols.append(bytes(run))
+        if pending is not None:
+            symbols.append(pending)
+        out: list[int] = []
+        for sym in symbols:
+            if isinstance(sym, bytes):
+                out.extend(self.rank_id[self.core.encode_single_piece(sym)].tolist())
+            else:
+                out.append(sym)
+        return out
