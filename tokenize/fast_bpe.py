@@ -127,12 +127,9 @@ class FastBPE:
         present = {b for b in range(256) if BYTE_CHAR[b] in vocab}
         self.missing = bytes(b for b in range(256) if b not in present)
 
-        # ranks: single bytes first, then every merge's result in merge order
-        ranks: dict[bytes, int] = {}
-        rank_id: list[int] = []
-        for b in sorted(present):
-            ranks[bytes([b])] = len(rank_id)
-            rank_id.append(vocab[BYTE_CHAR[b]])
+        # every byte string tiktoken may emit, bytes first, then each merge's result in merge order
+        order: list[tuple[bytes, int]] = [(bytes([b]), int(vocab[BYTE_CHAR[b]])) for b in sorted(present)]
+        seen: set[bytes] = {raw for raw, _ in order}
         last = None
         for a, b in merges:
             token = a + b
@@ -141,28 +138,39 @@ class FastBPE:
                 raise FastPathRefused(f"merge {a!r} {b!r} is not a byte-level vocabulary entry")
             if self.missing and raw.translate(None, self.missing) != raw:
                 continue  # built from a byte the vocabulary lacks: tokenizers never reaches it
-            if raw in ranks:
+            if raw in seen:
                 # tiktoken ranks a byte string once. Files converted from tiktoken (Llama-3) list every
                 # pair that makes a token, one after another: then one rank is the same order.
                 if raw != last:
                     raise FastPathRefused(f"two merges make {token!r} with other merges between them")
                 continue
             last = raw
-            ranks[raw] = len(rank_id)
-            rank_id.append(vocab[token])
-        reachable = len(rank_id)
-        unmerged = [t for t, i in vocab.items() if spelled_bytes(t) not in ranks and len(t) > 1]
+            seen.add(raw)
+            order.append((raw, int(vocab[token])))
+        unmerged = [t for t in vocab if len(t) > 1 and spelled_bytes(t) not in seen]
         if unmerged and model.get("ignore_merges"):
             # tokenizers emits such an entry when a whole piece equals it; tiktoken would also merge into it
             raise FastPathRefused(f"{len(unmerged)} multi-byte entries no merge makes, with ignore_merges "
                                   f"(e.g. {unmerged[:3]})")
         # (without ignore_merges such entries are unreachable in tokenizers too, so they get no rank)
-        self.n_real = reachable
-        for b in self.missing:  # ranks no merge reaches: one per byte the vocabulary lacks
-            ranks[bytes([b])] = len(rank_id)
-            rank_id.append(0)
-        self.rank_id = np.asarray(rank_id, dtype=np.uint32)
-        self.rank_len = np.asarray([len(b) for b, _ in sorted(ranks.items(), key=lambda kv: kv[1])], dtype=np.int64)
+        # tiktoken merges the pair of lowest rank, tokenizers the earliest merge. When the results' ids
+        # rise with the merge order (the usual case), the ids are the ranks; else rank = position and
+        # a table maps ranks to ids. (Single bytes' ranks are never compared, only looked up.)
+        merge_ids = [i for _, i in order[len(present):]]
+        self.identity = all(x < y for x, y in zip(merge_ids, merge_ids[1:]))
+        if self.identity:
+            ranks = dict(order)
+            self.rank_id = None
+            self.n_real = max([*vocab.values(), *self.added_ids.values(), -1]) + 1
+        else:
+            ranks = {raw: k for k, (raw, _) in enumerate(order)}
+            self.rank_id = np.asarray([i for _, i in order] + [0] * len(self.missing), dtype=np.uint32)
+            self.n_real = len(order)
+        for k, b in enumerate(self.missing):  # ranks no merge reaches: one per byte the vocabulary lacks
+            ranks[bytes([b])] = self.n_real + k
+        self.rank_len = np.zeros(max(ranks.values()) + 1, dtype=np.int64)
+        for raw, r in ranks.items():
+            self.rank_len[r] = len(raw)
         import regex  # the same split in Python, to find the pieces that hold unknown bytes
 
         self.split = regex.compile(pattern)
@@ -212,6 +220,10 @@ class FastBPE:
         self.expand = {self.n_real + i: (self.fallback.get(b) or [self.unk_id])
                        for i, b in enumerate(self.missing) if self.per_token}
 
+    def _ids(self, ranks) -> np.ndarray:
+        ranks = np.asarray(ranks, dtype=np.uint32)
+        return ranks if self.rank_id is None else self.rank_id[ranks]
+
     # --- encoding -------------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """The ids `tokenizers` gives `text` (no special tokens added; text encoded literally)."""
@@ -232,14 +244,14 @@ class FastBPE:
         if not text:
             return np.zeros(0, np.uint32)
         spaced = " " + text if self.prefix_space and not text.startswith(" ") else text
-        ranks = self.enc.encode_to_numpy(spaced)
+        ranks = np.asarray(self.core.encode_ordinary(spaced), dtype=np.uint32)
         if not self.missing or ranks.size == 0 or int(ranks.max()) < self.n_real:
-            return self.rank_id[ranks]
+            return ranks if self.rank_id is None else self.rank_id[ranks]
         self.counters["docs_with_unknown_bytes"] += 1
         if self.per_token:
             out: list[int] = []
             for r in ranks.tolist():
-                out.extend(self.expand[r] if r >= self.n_real else (int(self.rank_id[r]),))
+                out.extend(self.expand[r] if r >= self.n_real else (r if self.rank_id is None else int(self.rank_id[r]),))
             return np.asarray(out, dtype=np.uint32)
         spliced = self._splice(spaced, ranks)
         if spliced is None:
@@ -269,7 +281,7 @@ class FastBPE:
         starts_end = np.append(starts, len(raw))
         if (starts_end[lo] != first).any() or (starts_end[hi] != last).any():
             return None
-        segments = np.split(self.rank_id[ranks], np.stack([lo, hi], axis=1).ravel())
+        segments = np.split(self._ids(ranks), np.stack([lo, hi], axis=1).ravel())
         segments[1::2] = [np.asarray(self._piece_ids(raw[a:b]), dtype=np.uint32)
                           for a, b in zip(first.tolist(), last.tolist())]
         return np.concatenate(segments)
@@ -286,9 +298,9 @@ class FastBPE:
         missing, fallback, unk, fuse = self.missing, self.fallback, self.unk_id, self.fuse_unk
         if not fallback and unk is None:  # unknown bytes are skipped: the rest is one run
             raw = raw.translate(None, missing)
-            return self.rank_id[self.core.encode_single_piece(raw)].tolist() if raw else []
+            return self._ids(self.core.encode_single_piece(raw)).tolist() if raw else []
         if len(raw.translate(None, missing)) == len(raw):
-            return self.rank_id[self.core.encode_single_piece(raw)].tolist()
+            return self._ids(self.core.encode_single_piece(raw)).tolist()
         # symbols: runs of known bytes (merged among themselves) and fixed ids between them
         symbols: list = []
         run = bytearray()
@@ -318,7 +330,7 @@ class FastBPE:
         out: list[int] = []
         for sym in symbols:
             if isinstance(sym, bytes):
-                out.extend(self.rank_id[self.core.encode_single_piece(sym)].tolist())
+                out.extend(self._ids(self.core.encode_single_piece(sym)).tolist())
             else:
                 out.append(sym)
         return out
