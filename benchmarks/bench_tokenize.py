@@ -111,15 +111,15 @@ def run_gristmill(tok_path: str, parquet: str, fast: bool) -> dict:
         t0, c0 = time.perf_counter(), time.process_time()
         stats = run_shard(stage, ShardContext(step, 0, parquet))
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        if fast:  # ids must equal raw HF's
+        if fast:  # every document's ids must equal raw HF's (checked after the timing)
             from tokenizers import Tokenizer
 
             table = pq.read_table(step.layout.part(0), columns=["text", "tokens"])
             hf = Tokenizer.from_file(tok_path)
             hf.encode_special_tokens = True
-            texts = table.column("text").to_pylist()[:300]
+            texts = table.column("text").to_pylist()
             want = [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
-            assert table.column("tokens").to_pylist()[:300] == want, "fast path ids differ from tokenizers"
+            assert table.column("tokens").to_pylist() == want, "fast path ids differ from tokenizers"
     return {"seconds": seconds, "cpu_seconds": cpu, "tokens": stats["counters"]["tokens"],
             "backend": stage.encoder.backend, "counters": stats["counters"]}
 

@@ -22,6 +22,7 @@ encodes with `tokenizers`).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -157,7 +158,7 @@ class FastBPE:
         # rise with the merge order (the usual case), the ids are the ranks; else rank = position and
         # a table maps ranks to ids. (Single bytes' ranks are never compared, only looked up.)
         merge_ids = [i for _, i in order[len(present):]]
-        self.identity = all(x < y for x, y in zip(merge_ids, merge_ids[1:]))
+        self.identity = all(x < y for x, y in itertools.pairwise(merge_ids))
         if self.identity:
             ranks = dict(order)
             self.rank_id = None
@@ -312,10 +313,9 @@ class FastBPE:
                     pending = None
                 run.append(byte)
                 continue
-            if run:
-                if byte in fallback or unk is not None:
-                    symbols.append(bytes(run))
-                    run = bytearray()
+            if run and (byte in fallback or unk is not None):
+                symbols.append(bytes(run))
+                run = bytearray()
             if byte in fallback:
                 symbols += fallback[byte]
             elif unk is not None:

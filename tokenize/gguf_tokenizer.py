@@ -32,7 +32,14 @@ def gguf_metadata(path: str) -> dict:
 
 def tokenizer_from_gguf(path: str):
     """The GGUF's byte-level BPE as a `tokenizers.Tokenizer` (ValueError for other kinds)."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+    )
 
     meta = gguf_metadata(path)
     if meta.get("model") != "gpt2":

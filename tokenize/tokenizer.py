@@ -21,7 +21,6 @@ import logging
 from collections.abc import Iterable
 
 import numpy as np
-
 from gristmill.tokenize.fast_bpe import FastBPE, FastPathRefused
 
 log = logging.getLogger("gristmill")

@@ -9,9 +9,9 @@ import json
 import os
 
 import pytest
-
 from gristmill.tokenize.fast_bpe import BYTE_CHAR
 from gristmill.tokenize.tokenizer import Encoder
+
 from tests.support.paths import SHARED_DATA
 from tests.support.tokenizer_texts import all_texts, shipped_tokenizer
 
@@ -33,7 +33,10 @@ def default_bpe(tmp_path_factory):
     novels = sorted(glob.glob(os.path.join(SHARED_DATA, "text", "gutenberg", "*.txt")))
     if not novels:
         pytest.skip("../shared/data/text/gutenberg is not here")
-    text = [open(p, encoding="utf-8", errors="replace").read() for p in novels]
+    text = []
+    for p in novels:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            text.append(f.read())
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -173,6 +176,10 @@ def test_real_shipped_tokenizers_match_tokenizers(shipped, texts, name):
     want = [e.ids for e in enc.hf.encode_batch(texts, add_special_tokens=False)]
     assert flat.tolist() == [i for w in want for i in w]
     assert lengths.sum() > 50_000
+    if name == "qwen2.5":  # its <tool_call>, <|fim_prefix|>, ... are non-special added tokens
+        assert enc.counters["docs_with_added_tokens"] > 0
+    if name == "smollm2":  # 21 bytes (controls, 0xC0/0xC1, lead bytes of unused planes) are not in its vocabulary
+        assert enc.counters["docs_with_unknown_bytes"] > 0
 
 
 def test_smollm2_from_gguf_is_smollm2s_tokenizer(shipped):
