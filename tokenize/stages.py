@@ -51,7 +51,8 @@ class TokenizeDocuments(Stage):
     class Params:
         vocab_size: int | None = param(None, "train a byte-level BPE of this size on a sample of the corpus",
                                        ge=258)
-        tokenizer: str | None = param(None, "use this tokenizer.json instead of training one")
+        tokenizer: str | None = param(None, "use this tokenizer.json (or the tokenizer in this .gguf model file) "
+                                            "instead of training one")
         sample_chars: int = param(50_000_000, "characters of text to train the BPE on", gt=0)
         eos_token: str | None = param(None, "end-of-document token (default: the first known EOS name; "
                                             "<|endoftext|> when training)")
@@ -74,7 +75,12 @@ class TokenizeDocuments(Stage):
         from gristmill.tokenize.tokenizer import Encoder, tokenizer_hash, train_bpe
 
         state_path = os.path.join(ctx.state_dir, sf.TOKENIZER)
-        if self.cfg.tokenizer:
+        if self.cfg.tokenizer and self.cfg.tokenizer.endswith(".gguf"):
+            from gristmill.tokenize.gguf_tokenizer import tokenizer_from_gguf
+
+            tokenizer_from_gguf(self.cfg.tokenizer).save(state_path)  # the shards record a tokenizer.json
+            info = {"trained": False, "from_gguf": os.path.basename(self.cfg.tokenizer)}
+        elif self.cfg.tokenizer:
             shutil.copyfile(self.cfg.tokenizer, state_path)
             info = {"trained": False}
         else:

@@ -71,22 +71,34 @@ def find_eos(tok, eos_token: str | None = None) -> tuple[str, int]:
     raise ValueError(f"tokenizer has no end-of-document token ({', '.join(names)}); pass eos_token")
 
 
+def load_tokenizer(path: str):
+    """A `tokenizers.Tokenizer` from a tokenizer.json, or from the tokenizer inside a GGUF model file."""
+    if path.endswith(".gguf"):
+        from gristmill.tokenize.gguf_tokenizer import tokenizer_from_gguf
+
+        return tokenizer_from_gguf(path)
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(path)
+
+
 class Encoder:
     """Encodes documents with one tokenizer.json: tiktoken when exact, else `tokenizers`."""
 
     def __init__(self, path: str, eos_token: str | None = None, fast: bool = True):
-        from tokenizers import Tokenizer
-
         self.path = path
-        self.hf = Tokenizer.from_file(path)
+        self.hf = load_tokenizer(path)
         self.hf.encode_special_tokens = True  # document text is encoded literally
         self.eos_token, self.eos_id = find_eos(self.hf, eos_token)
         self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
         self.fast = None
         self.fallback_reason = "fast path turned off" if not fast else None
         if fast:
-            with open(path) as f:
-                spec = json.load(f)
+            if path.endswith(".gguf"):
+                spec = json.loads(self.hf.to_str())
+            else:
+                with open(path) as f:
+                    spec = json.load(f)
             try:
                 enc = FastBPE(self.hf, spec)
                 if enc.encode(PROBE_TEXT).tolist() != self.hf.encode(PROBE_TEXT, add_special_tokens=False).ids:
