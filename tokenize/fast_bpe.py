@@ -57,13 +57,15 @@ def bytes_to_unicode() -> dict[int, str]:
 BYTE_CHAR = bytes_to_unicode()
 CHAR_BYTE = {c: b for b, c in BYTE_CHAR.items()}
 TO_LATIN1 = {ord(c): b for c, b in CHAR_BYTE.items()}  # str.translate: byte-level spelling -> latin-1
+# the same, with every other character below 256 sent past latin-1, so that encoding it fails
+_STRICT = {**{c: 0x100 for c in range(256)}, **TO_LATIN1}
 
 
 def spelled_bytes(token: str) -> bytes | None:
     """The bytes a byte-level vocabulary entry stands for (None if it is not written that way)."""
     try:
-        return bytes(CHAR_BYTE[c] for c in token)
-    except KeyError:
+        return token.translate(_STRICT).encode("latin-1")
+    except UnicodeEncodeError:
         return None
 
 
@@ -120,6 +122,7 @@ class FastBPE:
         pattern, self.prefix_space = split_rule(spec.get("pre_tokenizer"))
         self.hf = hf
         self.counters = {"docs_with_unknown_bytes": 0, "docs_with_added_tokens": 0, "docs_split_by_tokenizers": 0}
+        self._lane: set[str] = set()  # the lanes the document being encoded took
 
         vocab: dict[str, int] = model.get("vocab") or {}
         merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model.get("merges") or []]
@@ -228,18 +231,23 @@ class FastBPE:
     # --- encoding -------------------------------------------------------------------------
     def encode(self, text: str) -> np.ndarray:
         """The ids `tokenizers` gives `text` (no special tokens added; text encoded literally)."""
+        self._lane = set()
         if self.form and not unicodedata.is_normalized(self.form, text):
             text = unicodedata.normalize(self.form, text)
         if self.added_re is not None and self.added_re.search(text):
-            self.counters["docs_with_added_tokens"] += 1
+            self._lane.add("docs_with_added_tokens")
             parts, pos = [], 0
             for m in self.added_re.finditer(text):
                 parts.append(self._segment(text[pos:m.start()]))
                 parts.append(np.asarray([self.added_ids[m.group()]], dtype=np.uint32))
                 pos = m.end()
             parts.append(self._segment(text[pos:]))
-            return np.concatenate(parts)
-        return self._segment(text)
+            ids = np.concatenate(parts)
+        else:
+            ids = self._segment(text)
+        for lane in self._lane:  # documents, not segments, are counted
+            self.counters[lane] += 1
+        return ids
 
     def _segment(self, text: str) -> np.ndarray:
         if not text:
@@ -248,7 +256,7 @@ class FastBPE:
         ranks = np.asarray(self.core.encode_ordinary(spaced), dtype=np.uint32)
         if not self.missing or ranks.size == 0 or int(ranks.max()) < self.n_real:
             return ranks if self.rank_id is None else self.rank_id[ranks]
-        self.counters["docs_with_unknown_bytes"] += 1
+        self._lane.add("docs_with_unknown_bytes")
         if self.per_token:
             out: list[int] = []
             for r in ranks.tolist():
@@ -256,7 +264,7 @@ class FastBPE:
             return np.asarray(out, dtype=np.uint32)
         spliced = self._splice(spaced, ranks)
         if spliced is None:
-            self.counters["docs_split_by_tokenizers"] += 1
+            self._lane.add("docs_split_by_tokenizers")
             return self._by_hf_pieces(text)
         return spliced
 

@@ -9,6 +9,9 @@ special added tokens and user-defined ones as plain added tokens. Read with the 
 
 from __future__ import annotations
 
+import functools
+import os
+
 # llama.cpp's `tokenizer.ggml.pre` names -> the split regex it applies before byte-level BPE
 LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -32,6 +35,15 @@ def gguf_metadata(path: str) -> dict:
 
 def tokenizer_from_gguf(path: str):
     """The GGUF's byte-level BPE as a `tokenizers.Tokenizer` (ValueError for other kinds)."""
+    from tokenizers import Tokenizer
+
+    st = os.stat(path)
+    return Tokenizer.from_str(_tokenizer_json(os.path.abspath(path), st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer_json(path: str, size: int, mtime_ns: int) -> str:
+    """The rebuilt tokenizer.json text, kept per file version (reading the GGUF takes seconds)."""
     from tokenizers import (
         AddedToken,
         Regex,
@@ -66,4 +78,4 @@ def tokenizer_from_gguf(path: str):
     tok.add_special_tokens([AddedToken(t, normalized=False, special=True)
                             for t, k in zip(tokens, types) if k == CONTROL])
     tok.add_tokens([AddedToken(t, normalized=False, special=False) for t, k in zip(tokens, types) if k == USER_DEFINED])
-    return tok
+    return tok.to_str()
