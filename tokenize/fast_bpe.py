@@ -270,8 +270,10 @@ class FastBPE:
 
     def _splice(self, text: str, ranks: np.ndarray) -> np.ndarray | None:
         """tiktoken's tokens, with each piece that holds an unknown byte redone as `merge_word` does.
-        Pieces come from the same split regex (Python's `regex`); they must line up with tiktoken's
-        token boundaries and cover the text (else None)."""
+        Pieces come from the same split regex, run by Python's `regex` (tests check that it splits
+        as `tokenizers` does). As a guard, every piece must start on one of tiktoken's token
+        boundaries, and each redone piece and its neighbours must encode alone to the tokens
+        tiktoken gave them; else None (the caller then uses `tokenizers`' own pre-tokenizer)."""
         raw = text.encode("utf-8")
         lengths = self.rank_len[ranks]
         starts = np.cumsum(lengths) - lengths
@@ -284,15 +286,19 @@ class FastBPE:
         if not pieces.size or char_ends[-1] != len(text):
             return None
         bounds = at[np.concatenate([[0], char_ends])]
-        hit = np.unique(np.searchsorted(bounds, unknown, side="right") - 1)
-        first, last = bounds[hit], bounds[hit + 1]
-        lo, hi = np.searchsorted(starts, first), np.searchsorted(starts, last)
         starts_end = np.append(starts, len(raw))
-        if (starts_end[lo] != first).any() or (starts_end[hi] != last).any():
+        index = np.searchsorted(starts_end, bounds)  # the token each piece starts with
+        if (starts_end[np.minimum(index, len(starts))] != bounds).any():
             return None
-        segments = np.split(self._ids(ranks), np.stack([lo, hi], axis=1).ravel())
+        hit = np.unique(np.searchsorted(bounds, unknown, side="right") - 1)
+        near = np.unique(np.clip(np.concatenate([hit - 1, hit, hit + 1]), 0, len(pieces) - 1))
+        for a, b, i, j in zip(bounds[near].tolist(), bounds[near + 1].tolist(),
+                              index[near].tolist(), index[near + 1].tolist()):
+            if self.core.encode_single_piece(raw[a:b]) != ranks[i:j].tolist():
+                return None
+        segments = np.split(self._ids(ranks), np.stack([index[hit], index[hit + 1]], axis=1).ravel())
         segments[1::2] = [np.asarray(self._piece_ids(raw[a:b]), dtype=np.uint32)
-                          for a, b in zip(first.tolist(), last.tolist())]
+                          for a, b in zip(bounds[hit].tolist(), bounds[hit + 1].tolist())]
         return np.concatenate(segments)
 
     def _by_hf_pieces(self, text: str) -> np.ndarray:

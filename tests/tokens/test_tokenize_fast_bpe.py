@@ -9,11 +9,16 @@ import json
 import os
 
 import pytest
-from gristmill.tokenize.fast_bpe import BYTE_CHAR
+from gristmill.tokenize.fast_bpe import BYTE_CHAR, TO_LATIN1
 from gristmill.tokenize.tokenizer import Encoder
 
 from tests.support.paths import SHARED_DATA
-from tests.support.tokenizer_texts import all_texts, shipped_tokenizer
+from tests.support.tokenizer_texts import (
+    MULTILINGUAL,
+    all_texts,
+    real_documents,
+    shipped_tokenizer,
+)
 
 LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
                 r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -198,3 +203,32 @@ def test_smollm2_from_gguf_is_smollm2s_tokenizer(shipped):
     assert tok.encode("in 2024").tokens == ["in", "\u0120", "2", "0", "2", "4"]
     assert tok.encode("<|im_start|>user").ids[0] == 1
     assert Encoder(path).eos_token == "<|endoftext|>"
+
+
+def test_pieces_that_do_not_line_up_go_to_tokenizers_own_pre_tokenizer(default_bpe):
+    """If Python's regex split ever disagreed with tiktoken's, and a piece did not start on a token
+    boundary, the text is split by `tokenizers`' own pre-tokenizer instead (counted); the ids stay
+    the same. Forced here with a split into 3-character chunks, which words' tokens straddle."""
+    import regex
+
+    enc = Encoder(default_bpe)
+    enc.fast.split = regex.compile(r"\S{1,3}|\s+")
+    docs = real_documents() + MULTILINGUAL
+    flat, _ = enc.encode_batch(docs)
+    assert flat.tolist() == [i for e in enc.hf.encode_batch(docs, add_special_tokens=False) for i in e.ids]
+    assert enc.counters["docs_split_by_tokenizers"] >= 10
+
+
+@pytest.mark.parametrize("name", [n for n in COVERED if "Digits" in n or "Split" in n] + ["base"])
+def test_pythons_regex_splits_as_tokenizers_pre_tokenizer(default_bpe, tmp_path, texts, name):
+    """The pieces that hold unknown bytes are found with Python's `regex` running the fast path's
+    split: it must cut every test text exactly where `tokenizers`' pre-tokenizer cuts it."""
+    enc = Encoder(_variant(default_bpe, tmp_path, COVERED.get(name, lambda s: None)))
+    fast = enc.fast
+    for text in texts:
+        if not text:
+            continue
+        spaced = " " + text if fast.prefix_space and not text.startswith(" ") else text
+        ours = [p.encode("utf-8") for p in fast.split.findall(spaced)]
+        theirs = [p.translate(TO_LATIN1).encode("latin-1") for p, _ in enc.hf.pre_tokenizer.pre_tokenize_str(text)]
+        assert ours == theirs, repr(text)
