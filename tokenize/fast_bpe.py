@@ -151,7 +151,8 @@ class FastBPE:
             last = raw
             seen.add(raw)
             order.append((raw, int(vocab[token])))
-        unmerged = [t for t in vocab if len(t) > 1 and spelled_bytes(t) not in seen]
+        specials = {t["content"] for t in added}
+        unmerged = [t for t in vocab if len(t) > 1 and t not in specials and spelled_bytes(t) not in seen]
         if unmerged and model.get("ignore_merges"):
             # tokenizers emits such an entry when a whole piece equals it; tiktoken would also merge into it
             raise FastPathRefused(f"{len(unmerged)} multi-byte entries no merge makes, with ignore_merges "

@@ -53,7 +53,7 @@ CODE = [
 ]
 
 
-def fuzz_texts(n: int = 400, seed: int = 0) -> list[str]:
+def fuzz_texts(n: int = 300, seed: int = 0) -> list[str]:
     """Seeded random strings mixing scripts, digits, emoji, marks, controls and odd whitespace."""
     rng = random.Random(seed)
     pools = [range(0x20, 0x7F), range(0x20), range(0xA0, 0x250), range(0x300, 0x370), range(0x370, 0x530),

@@ -124,6 +124,7 @@ COVERED = {
     "added tokens in the text": lambda s: (_added(s, "<think>"), _added(s, "</think>"), _added(s, "<tool_call>"),
                                            _added(s, "hello"), _added(s, "hel")),
     "ids out of merge order": _permute_ids,
+    "ignore_merges": _model(ignore_merges=True),
     "prefix space + NFC + added tokens": lambda s: (
         _pre({"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True})(s),
         s.__setitem__("normalizer", {"type": "NFC"}), _added(s, "<think>"), _added(s, "hello")),
