@@ -225,6 +225,9 @@ class FastBPE:
         self.expand = {self.n_real + i: (self.fallback.get(b) or [self.unk_id])
                        for i, b in enumerate(self.missing) if self.per_token}
 
+    def _id_list(self, ranks: list[int]) -> list[int]:
+        return ranks if self.rank_id is None else self.rank_id[np.asarray(ranks, dtype=np.uint32)].tolist()
+
     def _ids(self, ranks) -> np.ndarray:
         ranks = np.asarray(ranks, dtype=np.uint32)
         return ranks if self.rank_id is None else self.rank_id[ranks]
@@ -297,10 +300,16 @@ class FastBPE:
                               index[near].tolist(), index[near + 1].tolist()):
             if self.core.encode_single_piece(raw[a:b]) != ranks[i:j].tolist():
                 return None
-        segments = np.split(self._ids(ranks), np.stack([index[hit], index[hit + 1]], axis=1).ravel())
-        segments[1::2] = [np.asarray(self._piece_ids(raw[a:b]), dtype=np.uint32)
-                          for a, b in zip(bounds[hit].tolist(), bounds[hit + 1].tolist())]
-        return np.concatenate(segments)
+        ids = self._ids(ranks).tolist()
+        out: list[int] = []
+        done = 0
+        for a, b, i, j in zip(bounds[hit].tolist(), bounds[hit + 1].tolist(),
+                              index[hit].tolist(), index[hit + 1].tolist()):
+            out += ids[done:i]
+            out += self._piece_ids(raw[a:b])
+            done = j
+        out += ids[done:]
+        return np.asarray(out, dtype=np.uint32)
 
     def _by_hf_pieces(self, text: str) -> np.ndarray:
         """`text` split by `tokenizers`' own pre-tokenizer, each piece merged as `merge_word` does."""
@@ -314,9 +323,9 @@ class FastBPE:
         missing, fallback, unk, fuse = self.missing, self.fallback, self.unk_id, self.fuse_unk
         if not fallback and unk is None:  # unknown bytes are skipped: the rest is one run
             raw = raw.translate(None, missing)
-            return self._ids(self.core.encode_single_piece(raw)).tolist() if raw else []
+            return self._id_list(self.core.encode_single_piece(raw)) if raw else []
         if len(raw.translate(None, missing)) == len(raw):
-            return self._ids(self.core.encode_single_piece(raw)).tolist()
+            return self._id_list(self.core.encode_single_piece(raw))
         # symbols: runs of known bytes (merged among themselves) and fixed ids between them
         symbols: list = []
         run = bytearray()
@@ -345,7 +354,7 @@ class FastBPE:
         out: list[int] = []
         for sym in symbols:
             if isinstance(sym, bytes):
-                out.extend(self._ids(self.core.encode_single_piece(sym)).tolist())
+                out.extend(self._id_list(self.core.encode_single_piece(sym)))
             else:
                 out.append(sym)
         return out
