@@ -241,6 +241,9 @@ def main() -> None:
     print("\n## ratios (CPU seconds; gristmill fast path against each)")
     for name, vs_dt, vs_raw, backend in summary:
         print(f"{name:<14} gristmill vs datatrove {vs_dt:5.2f}x   vs raw HF encode_batch {vs_raw:5.2f}x   ({backend})")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
     print(f"load average (1 min) at start {load_before[0]:.2f}, at end {load_after[0]:.2f} on {os.cpu_count()} CPUs; "
           "CPU seconds are the process's own (time.process_time): on a shared machine they measure the work per "
