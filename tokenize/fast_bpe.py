@@ -282,14 +282,10 @@ class FastBPE:
         lengths = self.rank_len[ranks]
         starts = np.cumsum(lengths) - lengths
         unknown = starts[ranks >= self.n_real]
-        pieces = np.fromiter(map(len, self.split.findall(text)), dtype=np.int64)
-        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        width = 1 + (chars >= 0x80).astype(np.int64) + (chars >= 0x800) + (chars >= 0x10000)
-        at = np.concatenate([[0], np.cumsum(width)])  # char offset -> byte offset
-        char_ends = np.cumsum(pieces)
-        if not pieces.size or char_ends[-1] != len(text):
+        pieces = np.fromiter(map(len, map(str.encode, self.split.findall(text))), dtype=np.int64)  # bytes
+        bounds = np.concatenate([[0], np.cumsum(pieces)])
+        if not pieces.size or bounds[-1] != len(raw):
             return None
-        bounds = at[np.concatenate([[0], char_ends])]
         starts_end = np.append(starts, len(raw))
         index = np.searchsorted(starts_end, bounds)  # the token each piece starts with
         if (starts_end[np.minimum(index, len(starts))] != bounds).any():
