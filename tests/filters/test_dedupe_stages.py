@@ -166,3 +166,18 @@ def test_positioned_reads_keep_few_files_open(tmp_path):
     assert shape == (8,) and np.frombuffer(os.pread(fd, 12, start), np.uint32).tolist() == [1, 2, 3]
     files.close()
     assert not files.open
+
+
+def test_fuzzy_state_keeps_only_what_its_verify_reads(client, tmp_path):
+    """verify=jaccard reads shingle sets, verify=minhash signatures: each writes only its own
+    (signatures are 4 bytes x bands x rows a document, 4 GB at 10M documents, README Scale)."""
+    words = [f"w{i}" for i in range(60)]
+    base = " ".join(words)
+    inp = write_shards(tmp_path / "in", [{"id": ["a", "b", "c"],
+                                          "text": [base, base + " tail", " ".join(reversed(words))]}])
+    for verify, has, lacks in (("jaccard", "sets", "sigs"), ("minhash", "sigs", "sets")):
+        out = tmp_path / verify
+        kept, drops, _ = run(client, "dedupe_fuzzy", {"verify": verify}, inp, str(out))
+        assert set(drops) == {"a"} and drops["a"]["duplicate_of"] == "b"
+        state = out / "_state"
+        assert os.listdir(state / has) and not os.path.exists(state / lacks)
