@@ -171,9 +171,11 @@ def dedupe_quality(corpus: str, workdir: str, threshold: float = 0.8) -> dict:
     ids = truth.column("id").to_numpy(zero_copy_only=False)
     of = truth.column("truth_of").to_numpy(zero_copy_only=False)
     true_copy = (kind == "exact") | ((kind == "near") & (jac >= threshold))
-    present = set(ids.tolist())  # a corpus cut from a bigger one lacks some originals
+    # a corpus cut from a bigger one lacks some originals (np.isin on object arrays is quadratic)
+    present = pc.fill_null(pc.is_in(truth.column("truth_of"), value_set=truth.column("id")), False).to_numpy(
+        zero_copy_only=False)
     label = {}  # document in a true planted cluster -> the original's id
-    for i in np.flatnonzero(true_copy & np.isin(of, list(present))):
+    for i in np.flatnonzero(true_copy & present):
         label[ids[i]] = of[i]
         label.setdefault(of[i], of[i])
     del truth, kind, jac, ids, of, present

@@ -239,3 +239,16 @@ def test_given_tokenizer_json_reproduces_the_same_shards(tokenized, scheduler, t
     for i in range(len(a["splits"]["train"]["shards"])):
         with open(sf.bin_path(out, "train", i), "rb") as fa, open(sf.bin_path(again, "train", i), "rb") as fb:
             assert fa.read() == fb.read()
+
+
+def test_join_with_eos_puts_one_eos_after_every_document():
+    import numpy as np
+
+    from gristmill.tokenize.pack import join_with_eos
+
+    docs = [[5, 6, 7], [], [8], [9, 10], []]
+    values = np.array([t for d in docs for t in d], np.uint32)
+    lengths = np.array([len(d) for d in docs], np.int64)
+    out = join_with_eos(values, lengths, 0, "uint16")
+    assert out.dtype == np.uint16 and out.tolist() == [t for d in docs for t in (*d, 0)]
+    assert join_with_eos(np.zeros(0, np.uint32), np.zeros(0, np.int64), 0, "uint32").tolist() == []
