@@ -232,10 +232,12 @@ def summarise(label: str, corpus: str, workdir: str, sampler: Sampler, wall: flo
         peak = {str(p): round(max((x["rss"].get(p, 0) for x in inside), default=0)) for p in workers}
         # CPU seconds of the run's processes in the window: what the step costs whatever the
         # machine's load (wall time on a shared machine is not)
-        cpu_s = 0.0
-        if inside:
-            first, last = inside[0]["cpu"], inside[-1]["cpu"]
-            cpu_s = sum(v - first.get(p, 0.0) for p, v in last.items())
+        # (per process: last value seen minus first, as workers are gone by the run's last samples)
+        seen: dict[int, list[float]] = {}
+        for x in inside:
+            for p, v in x["cpu"].items():
+                seen.setdefault(p, []).append(v)
+        cpu_s = sum(max(v) - min(v) for v in seen.values())
         stats_path = os.path.join(workdir, s, "stats.json")
         stats = json.load(open(stats_path)) if os.path.exists(stats_path) else markers_total(os.path.join(workdir, s))
         docs_in = stats.get("docs_in") or (steps[prev]["docs_out"] if prev in steps else None)  # a sink: its input
@@ -319,6 +321,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def plot(results_path: str, png: str) -> None:
+    """Top: wall minutes, CPU minutes and peak worker RSS per step, per corpus; bottom: memory
+    over the run of the corpora measured with the final code (labels without "before")."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -326,41 +330,38 @@ def plot(results_path: str, png: str) -> None:
 
     res = json.load(open(results_path))
     labels = list(res)
-    fig, axes = plt.subplots(1, 2 + len(labels), figsize=(6 * (2 + len(labels)), 4.5))
-    ax = axes[0]
+    runs = [lab for lab in labels if "before" not in lab]
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5))
     width = 0.8 / len(labels)
-    for j, lab in enumerate(labels):
-        r = res[lab]
-        secs = [r["steps"].get(s, {}).get("seconds", 0) / 60 for s in STEPS]
-        ax.bar(np.arange(len(STEPS)) + j * width, secs, width, label=f"{lab}: {r['corpus']['docs']:,} docs")
-    ax.set_xticks(np.arange(len(STEPS)) + width * (len(labels) - 1) / 2, STEPS)
-    ax.set_ylabel("minutes")
-    ax.set_title("wall time per step")
-    ax.legend()
-    ax = axes[1]
-    for j, lab in enumerate(labels):
-        r = res[lab]
-        mib = [r["steps"].get(s, {}).get("peak_rss_mib_max_worker", 0) for s in STEPS]
-        ax.bar(np.arange(len(STEPS)) + j * width, mib, width, label=lab)
-    ax.set_xticks(np.arange(len(STEPS)) + width * (len(labels) - 1) / 2, STEPS)
-    ax.set_ylabel("MiB")
-    ax.set_title("peak RSS of the largest worker, per step")
-    ax.legend()
-    for ax, lab in zip(axes[2:], labels):
+    x = np.arange(len(STEPS))
+    bars = (("wall minutes per step (shared, loaded machine)", lambda w: w.get("seconds", 0) / 60),
+            ("CPU minutes per step (driver + workers)", lambda w: (w.get("cpu_seconds") or 0) / 60),
+            ("peak RSS of the largest worker, MiB", lambda w: w.get("peak_rss_mib_max_worker", 0)))
+    for ax, (title, value) in zip(axes[0], bars):
+        for j, lab in enumerate(labels):
+            ax.bar(x + j * width, [value(res[lab]["steps"].get(s, {})) for s in STEPS], width,
+                   label=f"{lab} ({res[lab]['corpus']['docs']:,} docs)")
+        ax.set_xticks(x + width * (len(labels) - 1) / 2, STEPS)
+        ax.set_title(title)
+    axes[0][0].legend(fontsize=7)
+    for ax, lab in zip(axes[1], runs[:3]):
         tl = res[lab]["memory_timeline"]
-        t = [x["t"] / 60 for x in tl]
-        for w in range(max((len(x["workers"]) for x in tl), default=0)):
-            ax.plot(t, [x["workers"][w] if w < len(x["workers"]) else 0 for x in tl], label=f"worker {w}")
-        ax.plot(t, [x["driver"] for x in tl], label="driver", color="gray")
+        t = [p["t"] / 60 for p in tl]
+        for w in range(max((len(p["workers"]) for p in tl), default=0)):
+            ax.plot(t, [p["workers"][w] if w < len(p["workers"]) else 0 for p in tl], label=f"worker {w}")
+        ax.plot(t, [p["driver"] for p in tl], label="driver", color="gray")
+        top = max((max(p["workers"] + [p["driver"]]) for p in tl), default=1)
         for s, w in res[lab]["steps"].items():
             ax.axvline(w["start"] / 60, color="k", lw=0.5)
-            ax.text(w["start"] / 60, ax.get_ylim()[1] * 0.95, s, fontsize=7, rotation=90, va="top")
+            ax.text(w["start"] / 60, top, " " + s, fontsize=7, rotation=90, va="top")
         ax.set_xlabel("minutes")
         ax.set_ylabel("RSS MiB")
         ax.set_title(f"memory over the run, {lab}")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="center left")
+    for ax in axes[1][len(runs[:3]):]:
+        ax.axis("off")
     fig.tight_layout()
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=100)
 
 
 def table(results_path: str) -> str:
@@ -385,6 +386,15 @@ def table(results_path: str) -> str:
             rows.append(f"{head} {s}{done} | {w['seconds'] / 60:.1f} | {cpu} | {w['docs_per_s'] or '-'} | {peak} "
                         f"| {w['peak_rss_mib_driver']} | {(w['disk']['output_bytes'] + w['disk']['dropped_bytes']) / gb:.2f} "
                         f"| {w['disk']['state_bytes'] / gb:.2f} |")
+    rows += ["", "| corpus | planted duplicates to remove | removed | planted removed (recall) | real duplicates "
+             "outside the plant | below 0.8 to the kept copy | precision (pair with the kept copy >= 0.8) |",
+             "|---|---|---|---|---|---|---|"]
+    for lab, r in res.items():
+        q = r.get("dedupe")
+        if q and "recall_of_planted" in q:
+            rows.append(f"| {lab} | {q['should_remove']:,} | {q['removed']:,} | {q['removed_planted']:,} "
+                        f"({q['recall_of_planted']:.5f}) | {q['removed_real_duplicates_outside_plant']:,} "
+                        f"| {q['removed_false_positives']:,} | {q['precision']:.4f} |")
     return "\n".join(rows)
 
 
