@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gristmill.filters.dedupe import shingles
-from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
-    shuffle_config, write_decisions
+from gristmill.filters.dedupe.state import DECISION_ROWS, DedupeStage, decision_rows, doc_info, \
+    empty_decision_rows, group_decisions, partitions_for, reset, shuffle_config, write_decisions_by_shard
 from gristmill.pipeline.layout import PART
 from gristmill.pipeline.params import param
 from gristmill.pipeline.shards import write_parquet_atomic
@@ -58,9 +58,8 @@ def _cat(parts):
     return (np.concatenate(parts) if parts else np.zeros(0, np.uint64)).view(np.int64)
 
 
-def decide_partition(df: pd.DataFrame, state_dir: str, keep: str, partition_info=None) -> pd.DataFrame:
-    """Reduce step: the documents of one hash partition -> decision files."""
-    part = (partition_info or {}).get("number", 0)
+def decide_partition(df: pd.DataFrame, keep: str) -> pd.DataFrame:
+    """Reduce step: the documents of one hash partition -> their decision rows."""
     df = df.assign(group=df.groupby(["h1", "h2"], sort=False).ngroup())
     dec = group_decisions(df, "group", keep, prefix="exact:")
     if not dec.empty:
@@ -68,8 +67,7 @@ def decide_partition(df: pd.DataFrame, state_dir: str, keep: str, partition_info
         dec["duplicate_of"] = dec["kept_id"].where(dropped, None)
         dec["reason"] = pd.Series("exact_duplicate", index=dec.index).where(dropped, None)
         dec["detail"] = ("copies=" + dec["size"].astype(str)).where(dropped, None)
-        write_decisions(dec, state_dir, part)
-    return pd.DataFrame({"documents_in_groups": [len(dec)], "groups": [int(dec["group"].nunique())]})
+    return decision_rows(dec)
 
 
 class ExactDedupe(DedupeStage):
@@ -86,12 +84,11 @@ class ExactDedupe(DedupeStage):
         import dask.dataframe as dd
 
         keep = self.keep
-        reset(ctx.state_dir, "docs", "decisions")
+        reset(ctx.state_dir, "docs", "decisions", DECISION_ROWS)
         counts = ctx.map(hash_shard, list(enumerate(ctx.inputs)), state_dir=ctx.state_dir, keep=keep)
         docs = dd.read_parquet(os.path.join(ctx.state_dir, "docs"))
-        meta = pd.DataFrame({"documents_in_groups": pd.Series(dtype="int64"), "groups": pd.Series(dtype="int64")})
         with shuffle_config(sum(counts)):
             shuffled = docs.shuffle("h1", npartitions=partitions_for(sum(counts)))
-            (result,) = ctx.compute(shuffled.map_partitions(decide_partition, ctx.state_dir, keep, meta=meta))
-        return {"documents": int(sum(counts)), "documents_in_groups": int(result["documents_in_groups"].sum()),
-                "groups": int(result["groups"].sum())}
+            rows = shuffled.map_partitions(decide_partition, keep, meta=empty_decision_rows())
+            result = write_decisions_by_shard(ctx, rows, ctx.state_dir)
+        return {"documents": int(sum(counts)), "documents_in_groups": result["rows"], "groups": result["kept"]}

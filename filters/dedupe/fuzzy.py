@@ -37,8 +37,9 @@ import pyarrow.parquet as pq
 
 from gristmill.filters.dedupe import shingles
 from gristmill.filters.dedupe.components import connected_components
-from gristmill.filters.dedupe.state import DedupeStage, doc_info, group_decisions, partitions_for, reset, \
-    shuffle_config, worker_memory, write_decisions
+from gristmill.filters.dedupe.state import DECISION_ROWS, DedupeStage, decision_rows, doc_info, \
+    empty_decision_rows, group_decisions, partitions_for, reset, shuffle_config, worker_memory, \
+    write_decisions_by_shard
 from gristmill.pipeline.layout import PART
 from gristmill.pipeline.params import param
 from gristmill.pipeline.shards import write_parquet_atomic
@@ -56,7 +57,7 @@ def _save_npy(arr: np.ndarray, path: str) -> None:
 
 
 def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
-    """Phase 1 for one shard: docs/, sigs/ and bands/ files for it."""
+    """Phase 1 for one shard: docs/, bands/ and sets/ (verify="jaccard") or sigs/ ("minhash") files for it."""
     shard, path = task
     shingles.tune_allocator()
     keep = cfg["keep"]
@@ -81,8 +82,10 @@ def sign_shard(task: tuple[int, str], state_dir: str, cfg: dict) -> int:
     sig = np.concatenate(sigs) if sigs else np.zeros((0, num_hashes), np.uint32)
     has_sh = np.concatenate(has) if has else np.zeros(0, bool)
     h1 = np.concatenate(h1s) if h1s else np.zeros(0, np.uint64)
-    _save_npy(sig, os.path.join(state_dir, "sigs", f"part-{shard:05d}.npy"))
-    if cfg["verify"] == "jaccard":
+    if cfg["verify"] == "minhash":  # only the MinHash estimate reads signatures back (400 bytes a
+        # document at 20 x 5: 4 GB at 10M documents that verify="jaccard" never read)
+        _save_npy(sig, os.path.join(state_dir, "sigs", f"part-{shard:05d}.npy"))
+    else:
         _save_npy(np.concatenate(sets) if sets else np.zeros(0, np.uint32),
                   os.path.join(state_dir, "sets", f"part-{shard:05d}.npy"))
         _save_npy(np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int64) if counts else np.zeros(1, np.int64),
@@ -212,12 +215,11 @@ def verify(df: pd.DataFrame, state_dir: str, threshold: float, how: str) -> pd.D
     return pd.DataFrame({"a": df["a"].to_numpy()[keep], "b": df["b"].to_numpy()[keep], "est": est[keep]})
 
 
-def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str, partition_info=None) -> pd.DataFrame:
-    """Phase 5 for one cluster partition: pick kept documents, write decision files."""
-    part = (partition_info or {}).get("number", 0)
+def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str) -> pd.DataFrame:
+    """Phase 5 for one cluster partition: pick kept documents -> their decision rows."""
     dec = group_decisions(df, "label", keep, prefix="fuzzy:")
     if dec.empty:
-        return pd.DataFrame({"documents_in_clusters": [0], "clusters": [0]})
+        return decision_rows(dec)
     kept = dec[dec["key"] == dec["kept_key"]].set_index("label")["h1"]
     same_text = dec["h1"].to_numpy() == kept.loc[dec["label"]].to_numpy()
     dropped = dec["key"] != dec["kept_key"]
@@ -228,8 +230,7 @@ def decide(df: pd.DataFrame, state_dir: str, keep: str, how: str, partition_info
     detail = "cluster_size=" + dec["size"].astype(str) + f" {how}_to_kept=" + pd.Series(est, index=dec.index).round(3)\
         .astype(str)
     dec["detail"] = detail.where(dropped, None)
-    write_decisions(dec, state_dir, part)
-    return pd.DataFrame({"documents_in_clusters": [len(dec)], "clusters": [int(dec["label"].nunique())]})
+    return decision_rows(dec)
 
 
 class FuzzyDedupe(DedupeStage):
@@ -260,7 +261,7 @@ class FuzzyDedupe(DedupeStage):
     def fit(self, ctx) -> dict:
         cfg = self.config()
         sd = ctx.state_dir
-        reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components")
+        reset(sd, "docs", "sigs", "sets", "bands", "edges", "decisions", "components", DECISION_ROWS)
         clock, phases, memory = time.perf_counter(), {}, {}
         worker_memory(ctx)  # start each worker's peak from here
 
@@ -304,10 +305,9 @@ class FuzzyDedupe(DedupeStage):
         with shuffle_config(n_docs + 2 * n_edges):  # the merge shuffles every document's row
             docs = dd.read_parquet(os.path.join(sd, "docs"))
             members = dd.read_parquet(labels_dir).merge(docs, left_on="v", right_on="key")
-            meta = pd.DataFrame({"documents_in_clusters": _I64, "clusters": _I64})
-            (res,) = ctx.compute(members.shuffle("label", npartitions=partitions_for(2 * n_edges)).map_partitions(
-                decide, sd, cfg["keep"], cfg["verify"], meta=meta))
+            rows = members.shuffle("label", npartitions=partitions_for(2 * n_edges)).map_partitions(
+                decide, sd, cfg["keep"], cfg["verify"], meta=empty_decision_rows())
+            res = write_decisions_by_shard(ctx, rows, sd)
         lap("decide")
         return {"documents": n_docs, "verified_pairs": n_edges, "cc_rounds": rounds, "phase_seconds": phases,
-                "phase_worker_mib": memory,
-                "clusters": int(res["clusters"].sum()), "documents_in_clusters": int(res["documents_in_clusters"].sum())}
+                "phase_worker_mib": memory, "clusters": res["kept"], "documents_in_clusters": res["rows"]}

@@ -148,6 +148,53 @@ def group_decisions(df: pd.DataFrame, group: str, keep: str, prefix: str) -> pd.
     return out
 
 
+DECISION_ROWS = "decision_rows"  # state subfolder: decision rows staged between the two shuffles
+_ROW_COLUMNS = ("id", "dup_cluster", "duplicate_of", "reason", "detail")
+DECISION_ROW_SCHEMA = pa.schema([("shard", pa.int32())] + [(c, pa.string()) for c in _ROW_COLUMNS])
+
+
+def empty_decision_rows() -> pd.DataFrame:
+    return pd.DataFrame({"shard": pd.Series(dtype="int32"), **{c: pd.Series(dtype="object") for c in _ROW_COLUMNS}})
+
+
+def decision_rows(dec: pd.DataFrame) -> pd.DataFrame:
+    """What a group partition hands on: one row per member of a group (`reason` null for
+    the kept one), with the shard it belongs to."""
+    if dec.empty:
+        return empty_decision_rows()
+    return dec[["shard", *_ROW_COLUMNS]].astype({"shard": "int32"}).reset_index(drop=True)
+
+
+def write_decisions_by_shard(ctx, rows, state_dir: str) -> dict:
+    """Write the decision rows of a Dask DataFrame (one partition per group partition) as
+    one file per shard. Written straight from the group partitions, every partition would
+    write a file into nearly every shard's folder: shards x partitions files, both growing
+    with the corpus (at 100k-document shards and 500k-row partitions, ~10^8 files of a few
+    rows for a Common Crawl snapshot, README Scale). So the rows are staged (one file per
+    partition), then shuffled on the shard, which puts each shard's rows in one partition.
+    Returns {"rows": decision rows, "kept": groups (their kept members)}."""
+    import dask.dataframe as dd
+
+    staged = os.path.join(state_dir, DECISION_ROWS)
+    ctx.compute(rows.to_parquet(staged, write_index=False, schema=DECISION_ROW_SCHEMA, compute=False))
+    (n,) = ctx.compute(dd.read_parquet(staged, columns=["shard"]).shape[0])
+    res = {"rows": 0, "kept": 0}
+    if int(n):
+        meta = pd.DataFrame({"rows": pd.Series(dtype="int64"), "kept": pd.Series(dtype="int64")})
+        with shuffle_config(int(n)):
+            by_shard = dd.read_parquet(staged).shuffle("shard", npartitions=partitions_for(int(n)))
+            (out,) = ctx.compute(by_shard.map_partitions(_write_shard_files, state_dir, meta=meta))
+        res = {"rows": int(out["rows"].sum()), "kept": int(out["kept"].sum())}
+    shutil.rmtree(staged, ignore_errors=True)
+    return res
+
+
+def _write_shard_files(df: pd.DataFrame, state_dir: str, partition_info=None) -> pd.DataFrame:
+    if not df.empty:
+        write_decisions(df, state_dir, (partition_info or {}).get("number", 0))
+    return pd.DataFrame({"rows": [len(df)], "kept": [int(df["reason"].isna().sum())]})
+
+
 def write_decisions(df: pd.DataFrame, state_dir: str, part: int) -> int:
     """Write decision rows (shard, id, dup_cluster, duplicate_of, reason, detail) split by shard."""
     for shard, rows in df.groupby("shard", sort=True):

@@ -166,3 +166,42 @@ def test_positioned_reads_keep_few_files_open(tmp_path):
     assert shape == (8,) and np.frombuffer(os.pread(fd, 12, start), np.uint32).tolist() == [1, 2, 3]
     files.close()
     assert not files.open
+
+
+def test_fuzzy_state_keeps_only_what_its_verify_reads(client, tmp_path):
+    """verify=jaccard reads shingle sets, verify=minhash signatures: each writes only its own
+    (signatures are 4 bytes x bands x rows a document, 4 GB at 10M documents, README Scale)."""
+    words = [f"w{i}" for i in range(60)]
+    base = " ".join(words)
+    inp = write_shards(tmp_path / "in", [{"id": ["a", "b", "c"],
+                                          "text": [base, base + " tail", " ".join(reversed(words))]}])
+    for verify, has, lacks in (("jaccard", "sets", "sigs"), ("minhash", "sigs", "sets")):
+        out = tmp_path / verify
+        kept, drops, _ = run(client, "dedupe_fuzzy", {"verify": verify}, inp, str(out))
+        assert set(drops) == {"a"} and drops["a"]["duplicate_of"] == "b"
+        state = out / "_state"
+        assert os.listdir(state / has) and not os.path.exists(state / lacks)
+
+
+@pytest.mark.parametrize("stage", ["dedupe_exact"])  # "dedupe_fuzzy" passes too, in minutes (48 band partitions)
+def test_decisions_are_one_file_per_shard_whatever_the_partitions(client, tmp_path, monkeypatch, stage):
+    """Decision rows are shuffled on their shard before they are written: a shard's folder holds
+    one file, not one per group partition (shards x partitions files grow with the square of the
+    corpus), and the decisions do not depend on the partitioning. Both stages write them through
+    state.write_decisions_by_shard."""
+    from gristmill.filters.dedupe import state
+
+    texts = [" ".join(f"w{(i * 7 + j) % 40}x{i}" for j in range(30)) for i in range(6)]
+    shards = [{"id": [f"s{s}d{d}" for d in range(6)], "text": [texts[(s + d) % 6] for d in range(6)]}
+              for s in range(4)]
+    inp = write_shards(tmp_path / "in", shards)
+    kept1, drops1, stats1 = run(client, stage, {}, inp, str(tmp_path / "one"))
+    # exact: 24 documents in 8 group partitions; fuzzy: 18 verified pairs -> 36 rows in 4 cluster
+    # partitions (its 480 band rows in 48: smaller partitions only make the test slow)
+    monkeypatch.setattr(state, "ROWS_PER_PARTITION", 3 if stage == "dedupe_exact" else 10)
+    kept8, drops8, stats8 = run(client, stage, {}, inp, str(tmp_path / "eight"))
+    assert set(kept8) == set(kept1) and len(kept8) == 6 and drops8 == drops1
+    assert stats8["dropped_by_reason"] == {"exact_duplicate": 18}
+    folders = sorted(glob.glob(str(tmp_path / "eight" / "_state" / "decisions" / "shard-*")))
+    assert len(folders) == 4 and all(len(os.listdir(f)) == 1 for f in folders)
+    assert not os.path.exists(tmp_path / "eight" / "_state" / state.DECISION_ROWS)  # staging removed

@@ -260,3 +260,16 @@ def test_tokenizer_from_a_gguf_model_file(tokenized, scheduler, tmp_path):
     table = pq.read_table(os.path.join(dst, "part-00000.parquet"), columns=["text", "tokens"])
     texts = table.column("text").to_pylist()
     assert table.column("tokens").to_pylist() == [e.ids for e in enc.hf.encode_batch(texts, add_special_tokens=False)]
+
+
+def test_join_with_eos_puts_one_eos_after_every_document():
+    import numpy as np
+
+    from gristmill.tokenize.pack import join_with_eos
+
+    docs = [[5, 6, 7], [], [8], [9, 10], []]
+    values = np.array([t for d in docs for t in d], np.uint32)
+    lengths = np.array([len(d) for d in docs], np.int64)
+    out = join_with_eos(values, lengths, 0, "uint16")
+    assert out.dtype == np.uint16 and out.tolist() == [t for d in docs for t in (*d, 0)]
+    assert join_with_eos(np.zeros(0, np.uint32), np.zeros(0, np.int64), 0, "uint32").tolist() == []
