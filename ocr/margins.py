@@ -31,7 +31,7 @@ import numpy as np
 
 from gristmill.ocr.layout import Line
 
-BAND = 0.12          # top/bottom share of the page height that can hold headers/footers
+BAND = 0.14          # top/bottom share of the page height that can hold headers/footers
 SIDE = 0.12          # left/right share that can hold a turned stamp
 SMALL = 0.85         # a line this much smaller than the body's line height is "small"
 ISOLATION = 0.9      # blank gap (in body line heights) that sets a margin cluster apart
@@ -41,11 +41,11 @@ _ROMAN = r"[ivxlc]{1,7}"
 PAGE_NUMBER = re.compile(rf"^\W*(page|p\.|seite|pág\.?)?\s*(\d{{1,4}}|{_ROMAN})(\s*(of|/|von|de)\s*(\d{{1,4}}|{_ROMAN}))?\W*$",
                          re.IGNORECASE)
 _STRONG = [
-    re.compile(r"\b(downloaded|accessed|retrieved)\s+(from|by|on)\b", re.I),
-    re.compile(r"\bthis content downloaded\b", re.I),
+    re.compile(r"^\W*(this content )?(downloaded|accessed|retrieved)\s+(from|by|on)\b", re.I),
+    re.compile(r"\bdownloaded\s+(from|by)\s+(https?://|www\.|\S+\.(com|org|net|edu|gov)\b).*\b(19|20)\d\d\b", re.I),
     re.compile(r"\b(e-?|p-?)?ISSN\s*:?\s*\d{4}-?\d{3}[\dX]\b", re.I),
     re.compile(r"^\W*page\s+(\d{1,4}|[ivxlc]{1,7})\s+(of|/)\s+(\d{1,4}|[ivxlc]{1,7})\b", re.I),
-    re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(\s*[AP]M)?\b", re.I),  # browser print stamp
+    re.compile(r"^\d{1,2}/\d{1,2}/\d{2,4},?\s*\d{1,2}:\d{2}(\s*[AP]M)?\b", re.I),  # browser print stamp
 ]
 _DOI = re.compile(r"\b(doi\s*:?\s*|doi\.org/)10\.\d{4,9}/\S+", re.I)
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
@@ -55,7 +55,7 @@ _JOURNAL_MARKS = [
     re.compile(r"\bpp?\.\s*\d+"), re.compile(r"\|\s*e\d{3,}\b"), re.compile(r"\bet al\.", re.I),
     re.compile(r"\b(19|20)\d\d\s*;\s*\d+"), re.compile(r"\b(19|20)\d\d\b"),
 ]
-_NUMBERED_HEAD = re.compile(r"^(\d{1,4}|[ivxlc]{1,7})\s+\S.{0,80}$|^.{0,80}\S\s+(\d{1,4}|[ivxlc]{1,7})$", re.I)
+_NUMBERED_HEAD = re.compile(r"^(\d{1,4}|[ivxlc]{1,7})\s+\S.{0,150}$|^.{0,150}\S\s+(\d{1,4}|[ivxlc]{1,7})$", re.I)
 _FOOTNOTE_START = re.compile(r"^\s*([*†‡§¶#]|\(?\d{1,2}\)|\d{1,2}\s+[A-Z][a-z]+\s+[a-z])")
 _SENTENCE_END = re.compile(r"[.!?;:]$")
 
@@ -73,7 +73,7 @@ def strong_pattern(text: str) -> bool:
     t = text.strip()
     if any(p.search(t) for p in _STRONG):
         return True
-    return bool(_DOI.search(t)) and len(t.split()) <= 20
+    return bool(_DOI.search(t)) and (len(t.split()) <= 6 or bool(re.match(r"\W*(doi|https?://(dx\.)?doi\.org)", t, re.I)))
 
 
 def journal_line(text: str) -> bool:
@@ -89,7 +89,17 @@ def weak_pattern(text: str) -> bool:
     url = _URL.search(t)
     if url and len(t) - len(url.group(0)) <= 40:
         return True
-    return bool(_NUMBERED_HEAD.match(t)) and len(t.split()) <= 10
+    return bool(_NUMBERED_HEAD.match(t)) and len(t.split()) <= 16
+
+
+def running_head(text: str) -> bool:
+    """A page number beside a short title set in capitals or title case ("88 FREE CULTURE",
+    "400 BRITISH HUSBANDRY. [Ch. XIX."): recognisable without isolation."""
+    t = " ".join(text.split())
+    words = [w for w in re.findall(r"[^\W\d_]+", t) if len(w) > 2]
+    if not _NUMBERED_HEAD.match(t) or not words or len(t.split()) > 8:
+        return False
+    return sum(1 for w in words if w[0].isupper()) >= 0.6 * len(words)
 
 
 def _rows(lines: list[Line]) -> list[list[Line]]:
@@ -132,10 +142,16 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
             drop.add(i)
 
     rows = _rows([lines[i] for i in flat])
-    gap_min = ISOLATION * body_h
+
+    # Size: the line height, or for OCR boxes (padded, of a minimum height) the width per
+    # character, both against the body's char-weighted median.
+    pitches = [(lines[i].x1 - lines[i].x0) / len(lines[i].text) for i in flat if len(lines[i].text) >= 15]
+    body_pitch = float(np.median(pitches)) if len(pitches) >= 3 else 0.0
 
     def small(ln: Line) -> bool:
-        return _h(ln) < SMALL * body_h
+        if _h(ln) < SMALL * body_h:
+            return True
+        return bool(body_pitch) and len(ln.text) >= 15 and (ln.x1 - ln.x0) / len(ln.text) < SMALL * body_pitch
 
     for side in ("top", "bottom"):
         seq = rows if side == "top" else rows[::-1]
@@ -150,40 +166,47 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
                 return min(x.y0 for x in b) - max(x.y1 for x in a)
             return min(x.y0 for x in a) - max(x.y1 for x in b)
 
+        def gap_min(row) -> float:  # a small line needs a gap of its own size, not the body's
+            return ISOLATION * min(body_h, max(_h(x) for x in row))
+
         k = 0
         while k < len(seq) and in_band(seq[k]):
             # The cluster starting at row k: rows closer to each other than the isolation gap.
             end = k
-            while end + 1 < len(seq) and in_band(seq[end + 1]) and gap(seq[end], seq[end + 1]) < gap_min:
+            while end + 1 < len(seq) and in_band(seq[end + 1]) and gap(seq[end], seq[end + 1]) < gap_min(seq[end]):
                 end += 1
             # Isolated: few rows, a blank gap before the body, and body rows beyond it.
-            isolated = (end + 1 - k) <= MAX_CLUSTER_ROWS and end + 2 < len(seq) and gap(seq[end], seq[end + 1]) >= gap_min
+            isolated = (end + 1 - k) <= MAX_CLUSTER_ROWS and end + 2 < len(seq) and (
+                gap(seq[end], seq[end + 1]) >= gap_min(seq[end]))
             removed_here = False
             for r in range(k, end + 1):
                 row = seq[r]
-                outermost = r - k < 2
                 numbered = any(PAGE_NUMBER.match(x.text.strip()) for x in row)
                 for ln in row:
                     t = ln.text
-                    hit = (outermost and strong_pattern(t)) or (
+                    hit = strong_pattern(t) or (
                         isolated and not _footnote_like(ln) and (weak_pattern(t) or small(ln) or numbered))
-                    if r == k and len(row) == 1 and PAGE_NUMBER.match(t.strip()):
-                        hit = True  # a page number alone in the outermost row
+                    if r == k and (len(row) == 1 and PAGE_NUMBER.match(t.strip()) or running_head(t)):
+                        hit = True  # a page number alone, or a numbered running head, in the outermost row
                     if hit:
                         drop.add(index[id(ln)])
                         removed_here = True
-            if not (isolated or removed_here):
-                break
-            if not all(index[id(x)] in drop for r in range(k, end + 1) for x in seq[r]):
+            if not (isolated or removed_here) or not all(
+                    index[id(x)] in drop for r in range(k, end + 1) for x in seq[r]):
                 break  # something in this cluster stays: it is body, stop here
             k = end + 1
+        # Stamps and DOI lines anywhere in the band, whatever is around them.
+        for row in seq:
+            if not in_band(row):
+                break
+            drop.update(index[id(x)] for x in row if strong_pattern(x.text))
 
     # The citation line under an article's title: a DOI or journal line between gaps, top quarter.
     for r, row in enumerate(rows):
         if max(x.y1 for x in row) > 0.25 * height:
             break
-        above = min(x.y0 for x in row) - max(x.y1 for x in rows[r - 1]) if r else gap_min
-        below = min(x.y0 for x in rows[r + 1]) - max(x.y1 for x in row) if r + 1 < len(rows) else gap_min
+        above = min(x.y0 for x in row) - max(x.y1 for x in rows[r - 1]) if r else body_h
+        below = min(x.y0 for x in rows[r + 1]) - max(x.y1 for x in row) if r + 1 < len(rows) else body_h
         if len(row) == 1 and above >= 0.5 * body_h and below >= 0.5 * body_h:
             if _DOI.search(row[0].text) and len(row[0].text.split()) <= 20:
                 drop.add(index[id(row[0])])
