@@ -1,0 +1,95 @@
+"""Tables from positioned boxes (text layer or OCR): detection inside the XY-cut, rows and
+cells, and their text: a Markdown table, or an HTML table where a header cell spans
+columns (a multi-level header, which Markdown cannot write).
+
+A block with two or more columns of short cells whose rows line up is a table; ruling
+lines are not needed (measured against pymupdf's and pdfplumber's table finders: see
+README, "PDFs and OCR").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
+
+
+def is_table(cols: list[list[Box]]) -> bool:
+    """Three or more columns of short cells whose rows line up: a table, read row-wise.
+    (Lines of text columns fill their width and hold many words, so a page of text
+    columns is not taken for one; a column of equal short cells, e.g. numbers, fills its
+    width too, so few words per cell also counts as short.)"""
+    if len(cols) < 3 or min(len(c) for c in cols) < 2:
+        return False
+    fill = []
+    for c in cols:
+        width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
+        fill.extend((b.x1 - b.x0) / width for b in c)
+    words = float(np.median([len(b.text.split()) for c in cols for b in c]))
+    if float(np.median(fill)) > 0.6 and words > 3:
+        return False
+    first, others = cols[0], cols[1:]
+    aligned = sum(1 for b in first
+                  if all(any(min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.h, o.h) for o in col) for col in others))
+    return aligned >= 0.6 * len(first)
+
+
+def columns(boxes: list[Box], edges: list[float]) -> list[list[Box]]:
+    """Boxes split at the x `edges` by their centre; empty columns left out."""
+    cols: list[list[Box]] = [[] for _ in range(len(edges) + 1)]
+    for b in boxes:
+        cols[sum(1 for e in edges if (b.x0 + b.x1) / 2 >= e)].append(b)
+    return [c for c in cols if c]
+
+
+def table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> None:
+    """Append the table (read row by row into Markdown rows), less a caption: a lone box
+    above or below it that crosses a column edge, set apart by more than a row's height."""
+    rows = group_rows(boxes)
+    pitch = float(np.median([max(b.y1 for b in r) - min(b.y0 for b in r) for r in rows]))
+
+    def caption(row: list[Box], neighbour: list[Box]) -> bool:
+        gap = max(min(b.y0 for b in row), min(b.y0 for b in neighbour)) - min(
+            max(b.y1 for b in row), max(b.y1 for b in neighbour))
+        return len(row) == 1 and any(row[0].x0 < e < row[0].x1 for e in edges) and gap > pitch
+
+    head, tail = [], []
+    while len(rows) > 2 and caption(rows[0], rows[1]):
+        head.append(rows.pop(0))
+    while len(rows) > 2 and caption(rows[-1], rows[-2]):
+        tail.insert(0, rows.pop())
+    out.extend(head)
+    out.append(TableBlock([b for r in rows for b in r], edges))
+    out.extend(tail)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table_rows(block: TableBlock) -> list[Line]:
+    """One Markdown row (`| a | b |`) per row of the table; a box goes to the column it
+    starts in, boxes sharing a cell join with a space. A row that only continues
+    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it."""
+    edges = block.edges
+    rows: list[tuple[list[str], float, float, float, float]] = []
+    groups = group_rows(list(block))
+    pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
+    for parts in groups:
+        cells = [""] * (len(edges) + 1)
+        for b in parts:
+            k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
+            cells[k] = f"{cells[k]} {b.text.strip()}".strip()
+        x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
+        x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
+        if len(rows) > 1:
+            above = rows[-1]
+            filled = [bool(c) for c in cells]
+            if (y0 - above[4] < 0.3 * pitch and not all(filled)
+                    and all(above[0][k] for k, f in enumerate(filled) if f)):
+                merged = [f"{a} {c}".strip() for a, c in zip(above[0], cells)]
+                rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)
+                continue
+        rows.append((cells, x0, y0, x1, y1))
+    return [Line("| " + " | ".join(_cell(c) for c in cells) + " |", x0, y0, x1, y1)
+            for cells, x0, y0, x1, y1 in rows]
