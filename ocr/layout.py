@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
-from gristmill.ocr.tables import columns, is_table, table_block, table_rows
+from gristmill.ocr.tables import columns, is_table, n_columns, table_block, table_rows
 
 __all__ = ["Box", "Line", "TableBlock", "find_gutters", "group_lines", "order_boxes", "remove_running_lines", "render"]
 
@@ -116,7 +116,7 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
         for cand in ([loose] if len(loose) > len(gutters) else []) + [gutters]:
             edges = [(g0 + g1) / 2 for g0, g1 in cand]
             cols = columns(boxes, edges)
-            if len(cols) > 2 and is_table(cols):
+            if len(cols) >= 2 and is_table(cols):
                 table_block(boxes, edges, out)
                 return
         cols = columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
@@ -149,7 +149,8 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
         rows = table_rows(block)
         prev = lines[-1] if lines else None
         # A table cut in two by a wide row gap continues when the column count is the same.
-        same = prev is not None and prev.table and prev.text.count(" | ") == rows[0].text.count(" | ")
+        same = (prev is not None and prev.table and n_columns(prev.text) == n_columns(rows[0].text)
+                and prev.text.startswith("<tr>") == rows[0].text.startswith("<tr>"))
         tables += 0 if same else 1
         for row in rows:
             row.table = tables
@@ -205,24 +206,31 @@ def _separator(row: str) -> str:
 
 def render(lines: list[Line]) -> str:
     """Lines to text: a paragraph per line of output, hyphenated line ends joined; the rows
-    of a table as one Markdown table (separator after its first row), a block of its own."""
+    of a table as one Markdown table (separator after its first row) or HTML table (rows
+    written as `<tr>`), a block of its own."""
     paras: list[str] = []
     cur = ""
     table = 0  # the table `cur` holds, 0 when it holds prose
+
+    def flush():
+        if cur:
+            paras.append(f"{cur}\n</table>" if cur.startswith("<table>") else cur)
+
     for ln in lines:
         t = ln.text.strip()
         if ln.table and ln.table == table:
             cur = f"{cur}\n{t}"
             continue
         if ln.table or table or ln.para_break or not cur:
-            if cur:
-                paras.append(cur)
-            cur = f"{t}\n{_separator(t)}" if ln.table else t
+            flush()
+            if ln.table:
+                cur = f"<table>\n{t}" if t.startswith("<tr>") else f"{t}\n{_separator(t)}"
+            else:
+                cur = t
             table = ln.table
         elif _HYPHEN_END.search(cur) and t[:1].islower():
             cur = cur[:-1] + t
         else:
             cur = f"{cur} {t}"
-    if cur:
-        paras.append(cur)
+    flush()
     return _LEADERS.sub(" ", "\n\n".join(paras))

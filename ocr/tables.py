@@ -9,16 +9,42 @@ README, "PDFs and OCR").
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
 
 
+def _key_value(cols: list[list[Box]]) -> bool:
+    """Two columns are a table only as labels and values: at least 4 aligned rows, few
+    words on both sides, labels that are words (not list bullets or numbers)."""
+    labels, values = cols
+    if len(labels) < 4 or len(values) < 4:
+        return False
+    if max(float(np.median([len(b.text.split()) for b in c])) for c in cols) > 4:
+        return False
+    fills = []
+    for c in cols:  # lines of a text column fill it; labels and values mostly do not
+        width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
+        fills.append(float(np.median([(b.x1 - b.x0) / width for b in c])))
+    if min(fills) > 0.7:
+        return False
+    wordy = sum(1 for b in labels if sum(ch.isalpha() for ch in b.text) >= 3)
+    if wordy < 0.8 * len(labels):
+        return False
+    aligned = sum(1 for b in labels if any(min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.h, o.h) for o in values))
+    return aligned >= 0.8 * len(labels)
+
+
 def is_table(cols: list[list[Box]]) -> bool:
-    """Three or more columns of short cells whose rows line up: a table, read row-wise.
-    (Lines of text columns fill their width and hold many words, so a page of text
-    columns is not taken for one; a column of equal short cells, e.g. numbers, fills its
-    width too, so few words per cell also counts as short.)"""
+    """Three or more columns of short cells whose rows line up, or two columns of labels
+    and values: a table, read row-wise. (Lines of text columns fill their width and hold
+    many words, so a page of text columns is not taken for one; a column of equal short
+    cells, e.g. numbers, fills its width too, so few words per cell also counts as short.)"""
+    if len(cols) == 2:
+        return _key_value(cols)
     if len(cols) < 3 or min(len(c) for c in cols) < 2:
         return False
     fill = []
@@ -67,19 +93,73 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def n_columns(row: str) -> int:
+    """Columns of a row as `table_rows` writes it (Markdown, or HTML with colspans)."""
+    if row.startswith("<tr>"):
+        return sum(int(n or 1) for n in _COLSPAN.findall(row))
+    return row.count(" | ") + 1
+
+
+_COLSPAN = re.compile(r"<t[hd](?: colspan=\"(\d+)\")?>")
+
+
+def _widen(cells: list[str], span: dict[int, int]) -> dict[int, int]:
+    """A group header is centred over its columns, so its box covers only the middle ones:
+    it also takes the empty cells beside it, up to the next filled cell, but not the first
+    column (row labels, which a group header does not cover)."""
+    out: dict[int, int] = {}
+    for k, n in sorted(span.items()):
+        if n < 2:
+            continue
+        lo = k
+        while lo - 1 >= 1 and not cells[lo - 1] and not any(lo - 1 < j + m and j <= lo - 1 for j, m in out.items()):
+            lo -= 1
+        hi = k + n
+        while hi < len(cells) and not cells[hi]:
+            hi += 1
+        if lo < k:  # move the text to the widened cell's first column
+            cells[lo], cells[k] = cells[k], ""
+        out[lo] = hi - lo
+    return out
+
+
+def _html_rows(rows, spans: list[dict[int, int]]) -> list[str]:
+    """HTML rows with colspans; the rows down to the last one with a spanning cell, and
+    the one below it, are header rows (th)."""
+    last_span = max(i for i, sp in enumerate(spans) if any(n > 1 for n in sp.values()))
+    out = []
+    for i, (cells, *_rest) in enumerate(rows):
+        tag = "th" if i <= last_span + 1 else "td"
+        parts, k = [], 0
+        while k < len(cells):
+            n = spans[i].get(k, 1)
+            attr = f' colspan="{n}"' if n > 1 else ""
+            parts.append(f"<{tag}{attr}>{html.escape(cells[k], quote=False)}</{tag}>")
+            k += n
+        out.append("<tr>" + "".join(parts) + "</tr>")
+    return out
+
+
 def table_rows(block: TableBlock) -> list[Line]:
     """One Markdown row (`| a | b |`) per row of the table; a box goes to the column it
     starts in, boxes sharing a cell join with a space. A row that only continues
-    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it."""
+    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it.
+    A cell in the first three rows that crosses column edges (a header over several
+    columns) makes the table HTML, with that cell's colspan."""
     edges = block.edges
     rows: list[tuple[list[str], float, float, float, float]] = []
+    spans: list[dict[int, int]] = []
     groups = group_rows(list(block))
     pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
     for parts in groups:
         cells = [""] * (len(edges) + 1)
+        span: dict[int, int] = {}
         for b in parts:
             k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
             cells[k] = f"{cells[k]} {b.text.strip()}".strip()
+            last = sum(1 for e in edges if b.x1 > e + 0.25 * b.h)
+            if last > k and all(not cells[j] for j in range(k + 1, last + 1)):
+                span[k] = last - k + 1
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
         if len(rows) > 1:
@@ -91,5 +171,12 @@ def table_rows(block: TableBlock) -> list[Line]:
                 rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)
                 continue
         rows.append((cells, x0, y0, x1, y1))
-    return [Line("| " + " | ".join(_cell(c) for c in cells) + " |", x0, y0, x1, y1)
-            for cells, x0, y0, x1, y1 in rows]
+        spans.append(span)
+    # Only a header (first three rows) spanning columns needs HTML; a long cell further down
+    # that runs over the next, empty, column stays Markdown.
+    if any(n > 1 for sp in spans[:3] for n in sp.values()):
+        spans = [_widen(rows[i][0], sp) if i < 3 else {} for i, sp in enumerate(spans)]
+        texts = _html_rows(rows, spans)
+    else:
+        texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells, *_ in rows]
+    return [Line(t, x0, y0, x1, y1) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]
