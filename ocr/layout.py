@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
-from gristmill.ocr.tables import columns, is_table, n_columns, table_block, table_rows
+from gristmill.ocr.tables import columns, is_table, join_table_rows, n_columns, table_block, table_rows
 
 __all__ = ["Box", "Line", "TableBlock", "find_gutters", "group_lines", "order_boxes", "remove_running_lines", "render"]
 
@@ -140,6 +140,7 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
     med_h = float(np.median([b.h for b in boxes])) or 1.0
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
+    blocks = join_table_rows(blocks)
     lines: list[Line] = []
     tables = 0
     for block in blocks:

@@ -14,8 +14,9 @@ Every rule needs the margin AND a second signal, so body text is not removed:
 - a page number alone in the outermost row of the band;
 - in an isolated margin cluster (at most 3 rows, a line's gap from the body): a weak
   pattern (journal line, URL, page number beside a short title) or a smaller size
-  than the body, unless the line reads like a footnote (starts with a note mark or ends
-  a sentence);
+  than the body (not next to a table: its caption and header row are small too), unless
+  the line reads like a footnote or caption (starts with a note mark or "Table 1", or
+  ends a sentence);
 - in a side margin: a line written across the page (tall and narrow), such as a
   "Downloaded from" or arXiv stamp, of 20 characters or more;
 - in the top quarter of a page, a DOI or journal citation line standing alone between
@@ -56,7 +57,8 @@ _JOURNAL_MARKS = [
     re.compile(r"\b(19|20)\d\d\s*;\s*\d+"), re.compile(r"\b(19|20)\d\d\b"),
 ]
 _NUMBERED_HEAD = re.compile(r"^(\d{1,4}|[ivxlc]{1,7})\s+\S.{0,150}$|^.{0,150}\S\s+(\d{1,4}|[ivxlc]{1,7})$", re.I)
-_FOOTNOTE_START = re.compile(r"^\s*([*†‡§¶#]|\(?\d{1,2}\)|\d{1,2}\s+[A-Z][a-z]+\s+[a-z])")
+_FOOTNOTE_START = re.compile(r"^\s*([*†‡§¶#]|\(?\d{1,2}\)|\d{1,2}\s+[A-Z][a-z]+\s+[a-z]|(table|fig\.?|figure|chart|scheme)\s*\d)",
+                             re.I)
 _SENTENCE_END = re.compile(r"[.!?;:]$")
 
 
@@ -116,6 +118,7 @@ def _rows(lines: list[Line]) -> list[list[Line]]:
 
 
 def _footnote_like(ln: Line) -> bool:
+    """A note or a caption, not a header: starts with a note mark or "Table 2", or ends a sentence."""
     t = ln.text.strip()
     return bool(_FOOTNOTE_START.match(t)) or (len(t.split()) > 5 and bool(_SENTENCE_END.search(t)))
 
@@ -141,7 +144,10 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
                 len(ln.text.strip()) >= 20 or strong_pattern(ln.text)):
             drop.add(i)
 
-    rows = _rows([lines[i] for i in flat])
+    # Table rows take part in the geometry (a caption or header row next to a table is not
+    # isolated from it) but are never removed.
+    tabled = [ln for ln in lines if ln.table and not _turned(ln)]
+    rows = _rows([lines[i] for i in flat] + tabled)
 
     # Size: the line height, or for OCR boxes (padded, of a minimum height) the width per
     # character, both against the body's char-weighted median.
@@ -170,11 +176,13 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
             return ISOLATION * min(body_h, max(_h(x) for x in row))
 
         k = 0
-        while k < len(seq) and in_band(seq[k]):
+        while k < len(seq) and in_band(seq[k]) and not any(x.table for x in seq[k]):
             # The cluster starting at row k: rows closer to each other than the isolation gap.
             end = k
-            while end + 1 < len(seq) and in_band(seq[end + 1]) and gap(seq[end], seq[end + 1]) < gap_min(seq[end]):
+            while (end + 1 < len(seq) and in_band(seq[end + 1]) and not any(x.table for x in seq[end + 1])
+                   and gap(seq[end], seq[end + 1]) < gap_min(seq[end])):
                 end += 1
+            next_is_table = end + 1 < len(seq) and any(x.table for x in seq[end + 1])
             # Isolated: few rows, a blank gap before the body, and body rows beyond it.
             isolated = (end + 1 - k) <= MAX_CLUSTER_ROWS and end + 2 < len(seq) and (
                 gap(seq[end], seq[end + 1]) >= gap_min(seq[end]))
@@ -185,7 +193,8 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
                 for ln in row:
                     t = ln.text
                     hit = strong_pattern(t) or (
-                        isolated and not _footnote_like(ln) and (weak_pattern(t) or small(ln) or numbered))
+                        isolated and not _footnote_like(ln) and (
+                            weak_pattern(t) or numbered or (small(ln) and not next_is_table)))
                     if r == k and (len(row) == 1 and PAGE_NUMBER.match(t.strip()) or running_head(t)):
                         hit = True  # a page number alone, or a numbered running head, in the outermost row
                     if hit:
@@ -199,10 +208,12 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
         for row in seq:
             if not in_band(row):
                 break
-            drop.update(index[id(x)] for x in row if strong_pattern(x.text))
+            drop.update(index[id(x)] for x in row if not x.table and strong_pattern(x.text))
 
     # The citation line under an article's title: a DOI or journal line between gaps, top quarter.
     for r, row in enumerate(rows):
+        if any(x.table for x in row):
+            continue
         if max(x.y1 for x in row) > 0.25 * height:
             break
         above = min(x.y0 for x in row) - max(x.y1 for x in rows[r - 1]) if r else body_h

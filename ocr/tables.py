@@ -89,6 +89,33 @@ def table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> N
     out.extend(tail)
 
 
+def _fits(row: list[Box], table: TableBlock) -> bool:
+    """One row of two or more boxes, each in a column of its own, within a few row pitches."""
+    if len(row) < 2 or len(group_rows(row)) != 1:
+        return False
+    cols = [sum(1 for e in table.edges if (b.x0 + b.x1) / 2 >= e) for b in row]
+    if len(set(cols)) != len(cols):
+        return False
+    pitch = float(np.median([b.h for b in table])) or 1.0
+    gap = min(abs(min(b.y0 for b in table) - max(b.y1 for b in row)), abs(min(b.y0 for b in row) - max(b.y1 for b in table)))
+    return gap < 4 * pitch
+
+
+def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
+    """A header row set off from its table by a rule (or a total row below it) is cut
+    off by the XY-cut's section gap; a one-row block beside a table whose boxes fall in
+    distinct columns of the table joins it."""
+    out: list[list[Box]] = []
+    for block in blocks:
+        if isinstance(block, TableBlock) and out and not isinstance(out[-1], TableBlock) and _fits(out[-1], block):
+            block = TableBlock(list(out.pop()) + list(block), block.edges)
+        elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock) and _fits(block, out[-1]):
+            out[-1] = TableBlock(list(out[-1]) + list(block), out[-1].edges)
+            continue
+        out.append(block)
+    return out
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
