@@ -91,7 +91,7 @@ def table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> N
 
 def _fits(row: list[Box], table: TableBlock) -> bool:
     """One row of two or more boxes, each in a column of its own, within a few row pitches."""
-    if len(row) < 2 or len(group_rows(row)) != 1:
+    if len(row) < 2:
         return False
     cols = [sum(1 for e in table.edges if (b.x0 + b.x1) / 2 >= e) for b in row]
     if len(set(cols)) != len(cols):
@@ -103,15 +103,25 @@ def _fits(row: list[Box], table: TableBlock) -> bool:
 
 def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
     """A header row set off from its table by a rule (or a total row below it) is cut
-    off by the XY-cut's section gap; a one-row block beside a table whose boxes fall in
-    distinct columns of the table joins it."""
+    off by the XY-cut's section gap: the last row of the block above a table (or the
+    first row of the block below it) joins the table when its boxes fall in distinct
+    columns of the table."""
     out: list[list[Box]] = []
     for block in blocks:
-        if isinstance(block, TableBlock) and out and not isinstance(out[-1], TableBlock) and _fits(out[-1], block):
-            block = TableBlock(list(out.pop()) + list(block), block.edges)
-        elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock) and _fits(block, out[-1]):
-            out[-1] = TableBlock(list(out[-1]) + list(block), out[-1].edges)
-            continue
+        if isinstance(block, TableBlock) and out and not isinstance(out[-1], TableBlock):
+            rows = group_rows(list(out[-1]))
+            if _fits(rows[-1], block):
+                out.pop()
+                if rows[:-1]:
+                    out.append([b for r in rows[:-1] for b in r])
+                block = TableBlock(rows[-1] + list(block), block.edges)
+        elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock):
+            rows = group_rows(list(block))
+            if _fits(rows[0], out[-1]):
+                out[-1] = TableBlock(list(out[-1]) + rows[0], out[-1].edges)
+                block = [b for r in rows[1:] for b in r]
+                if not block:
+                    continue
         out.append(block)
     return out
 
@@ -141,7 +151,7 @@ def _widen(cells: list[str], span: dict[int, int]) -> dict[int, int]:
         lo = k
         while lo - 1 >= 1 and not cells[lo - 1] and not any(lo - 1 < j + m and j <= lo - 1 for j, m in out.items()):
             lo -= 1
-        hi = k + n
+        hi = k + 1
         while hi < len(cells) and not cells[hi]:
             hi += 1
         if lo < k:  # move the text to the widened cell's first column
@@ -176,6 +186,10 @@ def table_rows(block: TableBlock) -> list[Line]:
     edges = block.edges
     rows: list[tuple[list[str], float, float, float, float]] = []
     spans: list[dict[int, int]] = []
+    starts: dict[int, list[float]] = {}
+    for b in block:
+        starts.setdefault(sum(1 for e in edges if b.x0 >= e), []).append(b.x1 - b.x0)
+    col_width = {k: float(np.median(w)) for k, w in starts.items()}
     groups = group_rows(list(block))
     pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
     for parts in groups:
@@ -184,9 +198,11 @@ def table_rows(block: TableBlock) -> list[Line]:
         for b in parts:
             k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
             cells[k] = f"{cells[k]} {b.text.strip()}".strip()
+            # A header over several columns: it crosses a column edge, or is much wider than
+            # its column's cells (a centred group header, narrower than the columns it covers).
             last = sum(1 for e in edges if b.x1 > e + 0.25 * b.h)
-            if last > k and all(not cells[j] for j in range(k + 1, last + 1)):
-                span[k] = last - k + 1
+            if last > k or (b.x1 - b.x0) > 2.5 * col_width.get(k, b.x1 - b.x0):
+                span[k] = 2  # marks it; `_widen` sets the span from the empty cells beside it
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
         if len(rows) > 1:
@@ -203,6 +219,7 @@ def table_rows(block: TableBlock) -> list[Line]:
     # that runs over the next, empty, column stays Markdown.
     if any(n > 1 for sp in spans[:3] for n in sp.values()):
         spans = [_widen(rows[i][0], sp) if i < 3 else {} for i, sp in enumerate(spans)]
+    if any(n > 1 for sp in spans[:3] for n in sp.values()):
         texts = _html_rows(rows, spans)
     else:
         texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells, *_ in rows]
