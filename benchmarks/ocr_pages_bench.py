@@ -3,6 +3,7 @@
 
     python benchmarks/ocr_pages_bench.py [--data ../shared/data] [--gold benchmarks/data/ocr_pages_gold.jsonl]
                                          [--systems gristmill,pymupdf4llm] [--out report.json] [--show PAGE]
+    python benchmarks/ocr_pages_bench.py --tables    # table finders on the pages with table tests
 
 Each gold page (`pdf/<set>/<file>.pdf:<page>`, 1-based) is cut out as a one-page PDF, so
 nothing can be learned from repetition across pages, and read by each system:
@@ -233,6 +234,70 @@ def read_pymupdf4llm(pdf: bytes) -> str:
 SYSTEMS = {"gristmill": read_gristmill, "pymupdf4llm": read_pymupdf4llm}
 
 
+# -- table finders (--tables): each one's tables as Markdown, scored on the table tests ----
+def _markdown(rows) -> str:
+    out = []
+    for r in rows:
+        out.append("| " + " | ".join((c or "").replace("\n", " ").replace("|", "\\|") for c in r) + " |")
+        if len(out) == 1:
+            out.append("|" + "---|" * len(r))
+    return "\n".join(out)
+
+
+def _find_tables(strategy: str):
+    def read(pdf: bytes) -> str:
+        import pymupdf
+
+        page = pymupdf.open(stream=pdf, filetype="pdf")[0]
+        kw = {} if strategy == "lines" else {"strategy": strategy}
+        return "\n\n".join(_markdown(t.extract()) for t in page.find_tables(**kw).tables)
+    return read
+
+
+def _pdfplumber(strategy: str):
+    def read(pdf: bytes) -> str:
+        import io
+
+        import pdfplumber
+
+        opts = {} if strategy == "lines" else {"vertical_strategy": "text", "horizontal_strategy": "text"}
+        with pdfplumber.open(io.BytesIO(pdf)) as doc:
+            return "\n\n".join(_markdown(t) for t in doc.pages[0].extract_tables(opts))
+    return read
+
+
+TABLE_FINDERS = {"gristmill (whole page)": read_gristmill, "pymupdf find_tables (lines)": _find_tables("lines"),
+                 "pymupdf find_tables (lines_strict)": _find_tables("lines_strict"),
+                 "pymupdf find_tables (text)": _find_tables("text"), "pdfplumber (lines)": _pdfplumber("lines"),
+                 "pdfplumber (text)": _pdfplumber("text")}
+
+
+def table_finders(by_page: dict[str, list[dict]], data: str) -> None:
+    passed: dict[str, list[int]] = {k: [0, 0] for k in TABLE_FINDERS}
+    seconds = dict.fromkeys(TABLE_FINDERS, 0.0)
+    pages = 0
+    for page, page_tests in by_page.items():
+        page_tests = [t for t in page_tests if t["type"] == "table"]
+        rel, num = page.rsplit(":", 1)
+        if not page_tests or not os.path.exists(os.path.join(data, "pdf", rel)):
+            continue
+        pdf = one_page_pdf(os.path.join(data, "pdf", rel), int(num))
+        pages += 1
+        for name, read in TABLE_FINDERS.items():
+            t0 = time.perf_counter()
+            try:
+                text = read(pdf)
+            except ImportError:
+                text = ""
+            seconds[name] += time.perf_counter() - t0
+            passed[name][0] += sum(table_test(t, text) for t in page_tests)
+            passed[name][1] += len(page_tests)
+    print(f"# table finders on {pages} pages with table tests; load average {os.getloadavg()[0]:.2f}")
+    print("\n| finder | table tests passed | s/page |\n|---|---|---|")
+    for name, (ok, n) in passed.items():
+        print(f"| {name} | {ok}/{n} | {seconds[name] / max(pages, 1):.3f} |")
+
+
 def main(argv=None) -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -242,12 +307,16 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="JSON report (per test results and texts)")
     ap.add_argument("--show", help="print each system's text for pages whose name contains this")
     ap.add_argument("--failures", action="store_true", help="print the failed tests")
+    ap.add_argument("--tables", action="store_true", help="compare table finders on the table tests instead")
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     tests = [json.loads(ln) for ln in open(args.gold, encoding="utf-8") if ln.strip()]
     by_page: dict[str, list[dict]] = defaultdict(list)
     for t in tests:
         by_page[t["page"]].append(t)
+    if args.tables:
+        table_finders(by_page, args.data)
+        return 0
     results: dict[str, list[tuple[dict, bool]]] = {s: [] for s in systems}
     seconds = {s: 0.0 for s in systems}
     skipped, report = [], []
