@@ -57,9 +57,12 @@ _JOURNAL_MARKS = [
     re.compile(r"\b(19|20)\d\d\s*;\s*\d+"), re.compile(r"\b(19|20)\d\d\b"),
 ]
 _NUMBERED_HEAD = re.compile(r"^(\d{1,4}|[ivxlc]{1,7})\s+\S.{0,150}$|^.{0,150}\S\s+(\d{1,4}|[ivxlc]{1,7})$", re.I)
-_FOOTNOTE_START = re.compile(r"^\s*([*†‡§¶#]|\(?\d{1,2}\)|\d{1,2}\s+[A-Z][a-z]+\s+[a-z]|(table|fig\.?|figure|chart|scheme)\s*\d)",
+_FOOTNOTE_START = re.compile(r"^\s*([*†‡§¶#]|\(?\d{1,2}\)|\([A-Za-z]\)\s|\d{1,2}\s+[A-Z][a-z]+\s+[a-z]|(table|fig\.?|figure|chart|scheme)\s*\d)",
                              re.I)
-_SENTENCE_END = re.compile(r"[.!?;:]$")
+_SENTENCE_END = re.compile(r"[.!?;:,]$")
+# "Chapter 4", "Part II", "Section 3": a heading, not a running head with its page number.
+_SECTION = re.compile(r"^\W*(chapter|chap\.|part|section|book|appendix|lecture|lesson|unit|volume|act|scene|"
+                      r"article|table|figure|fig\.|kapitel|chapitre|teil)\s+(\d+|[ivxlc]+)\b", re.I)
 
 
 def _h(ln: Line) -> float:
@@ -84,14 +87,14 @@ def journal_line(text: str) -> bool:
         _JOURNAL_MARKS[-1].search(t)) >= 2
 
 
-def weak_pattern(text: str) -> bool:
+def weak_pattern(text: str, numbered_head: bool = True) -> bool:
     t = " ".join(text.split())
     if PAGE_NUMBER.match(t) or journal_line(t):
         return True
     url = _URL.search(t)
     if url and len(t) - len(url.group(0)) <= 40:
         return True
-    return bool(_NUMBERED_HEAD.match(t)) and len(t.split()) <= 16
+    return numbered_head and bool(_NUMBERED_HEAD.match(t)) and len(t.split()) <= 16 and not _SECTION.match(t)
 
 
 def running_head(text: str) -> bool:
@@ -99,7 +102,7 @@ def running_head(text: str) -> bool:
     "400 BRITISH HUSBANDRY. [Ch. XIX."): recognisable without isolation."""
     t = " ".join(text.split())
     words = [w for w in re.findall(r"[^\W\d_]+", t) if len(w) > 2]
-    if not _NUMBERED_HEAD.match(t) or not words or len(t.split()) > 8:
+    if not _NUMBERED_HEAD.match(t) or not words or len(t.split()) > 8 or _SECTION.match(t):
         return False
     return sum(1 for w in words if w[0].isupper()) >= 0.6 * len(words)
 
@@ -176,6 +179,7 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
             return ISOLATION * min(body_h, max(_h(x) for x in row))
 
         k = 0
+        inner = False  # past the first cluster from the edge
         while k < len(seq) and in_band(seq[k]) and not any(x.table for x in seq[k]):
             # The cluster starting at row k: rows closer to each other than the isolation gap.
             end = k
@@ -187,15 +191,22 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
             isolated = (end + 1 - k) <= MAX_CLUSTER_ROWS and end + 2 < len(seq) and (
                 gap(seq[end], seq[end + 1]) >= gap_min(seq[end]))
             removed_here = False
+            # Several "title  page" rows together are a table of contents, not a running head.
+            toc = sum(1 for r in range(k, min(end + 2, len(seq)))
+                      if _NUMBERED_HEAD.match(" ".join(" ".join(x.text for x in seq[r]).split()))) >= 2
             for r in range(k, end + 1):
                 row = seq[r]
                 numbered = any(PAGE_NUMBER.match(x.text.strip()) for x in row)
                 for ln in row:
                     t = ln.text
+                    # Smaller text counts only in the cluster at the page edge: one further in
+                    # (keywords, a footnote above a footer) needs a pattern.
                     hit = strong_pattern(t) or (
                         isolated and not _footnote_like(ln) and (
-                            weak_pattern(t) or numbered or (small(ln) and not next_is_table)))
-                    if r == k and (len(row) == 1 and PAGE_NUMBER.match(t.strip()) or running_head(t)):
+                            weak_pattern(t, not toc) or (numbered and not toc)
+                            or (small(ln) and not next_is_table and not inner)))
+                    if r == k and (len(row) == 1 and PAGE_NUMBER.match(t.strip()) or (
+                            running_head(t) and _h(ln) <= 1.15 * body_h and not toc)):
                         hit = True  # a page number alone, or a numbered running head, in the outermost row
                     if hit:
                         drop.add(index[id(ln)])
@@ -204,6 +215,7 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
                     index[id(x)] in drop for r in range(k, end + 1) for x in seq[r]):
                 break  # something in this cluster stays: it is body, stop here
             k = end + 1
+            inner = True
         # Stamps and DOI lines anywhere in the band, whatever is around them.
         for row in seq:
             if not in_band(row):

@@ -85,6 +85,16 @@ def test_small_isolated_header_and_numbered_running_head():
               for i in range(40)]
     drop = margin_lines(lines, 612, 792)
     assert drop == {0, 1}
+    # A chapter heading at the top, keywords above a footer, and a table of contents are body.
+    body = lines[2:]
+    heading = [Line("Chapter 4", 250, 60, 330, 72)] + body
+    assert margin_lines(heading, 612, 792) == set()
+    keywords = body + [Line("Key words: bridges, committees, winter repairs,", 90, 700, 400, 707),
+                       Line("county offices", 90, 709, 200, 716), Line("© The Author 2020. Published by X Press", 90, 770, 300, 777)]
+    assert margin_lines(keywords, 612, 792) == {len(keywords) - 1}
+    toc = [Line(f"Part {t} of the Story {10 * i + 3}", 90, 60 + 16 * i, 400, 71 + 16 * i)
+           for i, t in enumerate(["One", "Two", "Three"])] + [Line(x.text, x.x0, x.y0 + 60, x.x1, x.y1 + 60) for x in body]
+    assert margin_lines(toc, 612, 792) == set()
     # The same header at body size and without a gap is body text.
     lines[0] = Line("Overview of the Model: Origins and Directions    M Y Chuttur", 90, 86, 500, 97)
     assert 0 not in margin_lines(lines, 612, 792)
