@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gristmill.ocr.layout import Line, remove_running_lines, render
+from gristmill.ocr.margins import strip_margins
 
 PAGE_SEPARATOR = "\n\n"
 
@@ -35,6 +36,14 @@ def assemble(n_pages: int, pages: dict[int, dict], remove_running: bool = True) 
     with_lines = [i for i, p in enumerate(ordered) if "text" not in p]
     removed = 0
     page_lines = {i: _lines(ordered[i].get("lines") or []) for i in with_lines}
+    margin_removed = 0
+    if remove_running:
+        # Each page alone first (position, size, isolation, patterns), then repetition across pages.
+        for i in with_lines:
+            lines = page_lines[i]
+            width = float(ordered[i].get("width") or max((ln.x1 for ln in lines), default=1.0))
+            page_lines[i], n = strip_margins(lines, width, float(ordered[i].get("height") or 1.0))
+            margin_removed += n
     if remove_running and with_lines:
         cleaned, removed = remove_running_lines([page_lines[i] for i in with_lines],
                                                 [float(ordered[i].get("height") or 1.0) for i in with_lines])
@@ -51,7 +60,7 @@ def assemble(n_pages: int, pages: dict[int, dict], remove_running: bool = True) 
                 offsets[-1] = pos
             parts.append(t)
             pos += len(t)
-    counters: dict[str, int] = {}
+    counters: dict[str, int] = {"margin_lines_removed": margin_removed} if margin_removed else {}
     for p in ordered:
         key = f"route_{p.get('route', 'failed')}:{p.get('reason', '')}"
         counters[key] = counters.get(key, 0) + 1

@@ -107,6 +107,7 @@ class RapidOcrEngine:
         boxes = [Box(x0, y0, x1, y1, t) for x0, y0, x1, y1, t, _ in items]
         lines = order_boxes(boxes, float(img.shape[1]))
         return lines, {"rotation": rotation, "confidence": round(conf, 4), "height": float(img.shape[0]),
+                       "width": float(img.shape[1]),
                        "engine": self.name}
 
 

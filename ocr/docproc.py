@@ -117,7 +117,8 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
         decision, reason = route(sig, cfg)
         if decision == "blank" and len(page.get_drawings()) > 50:
             decision, reason = "ocr", "vector_drawn_page"  # text drawn as paths has no text layer
-        out.update(route=decision, reason=reason, signals=sig.as_dict(), height=float(page.rect.height))
+        out.update(route=decision, reason=reason, signals=sig.as_dict(), height=float(page.rect.height),
+                   width=float(page.rect.width))
         visible_only = True
         if decision == "ocr" and ocr_mode == "none":  # the text layer, even an invisible one, is all we have
             decision = "text" if sig.chars else "blank"
@@ -129,7 +130,7 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
             else:
                 out.update(engine="pymupdf", lines=_lines_out(page_lines(page, sig.text_angle, visible_only)))
                 if sig.text_angle in (90, 270):
-                    out["height"] = float(page.rect.width)
+                    out["height"], out["width"] = float(page.rect.width), float(page.rect.height)
         elif decision == "ocr":
             from gristmill.ocr.cpu_ocr import render_page
 
@@ -144,7 +145,7 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
             else:
                 engine = engines.get(ocr_mode, int(opts.get("threads", 1)))
                 lines, info = engine.read(render_page(page, dpi))
-                out.update(engine=info["engine"], lines=_lines_out(lines), height=info["height"],
+                out.update(engine=info["engine"], lines=_lines_out(lines), height=info["height"], width=info["width"],
                            rotation=info["rotation"], confidence=info["confidence"],
                            gpu_fallback=engine.fell_back)
                 ocr_chars = sum(len(ln.text) for ln in lines)
@@ -154,7 +155,7 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
                     # layer over a blank render, or a script the engine does not read.
                     out.update(engine="pymupdf", reason=reason + "+ocr_empty_kept_layer",
                                lines=_lines_out(page_lines(page, sig.text_angle, visible_only=False)),
-                               height=float(page.rect.height))
+                               height=float(page.rect.height), width=float(page.rect.width))
         else:
             out.update(engine="none", lines=[])
     except MemoryError:

@@ -10,45 +10,13 @@ bands that are read in order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
+from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
+from gristmill.ocr.tables import columns, is_table, join_table_rows, n_columns, table_block, table_rows
 
-@dataclass
-class Box:
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    text: str
-
-    @property
-    def h(self) -> float:
-        return self.y1 - self.y0
-
-
-@dataclass
-class Line:
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    para_break: bool = False  # a paragraph starts at this line
-    table: int = 0            # > 0: a Markdown row of table number `table` on its page
-
-    def as_tuple(self) -> tuple:
-        """The form pages travel in between the worker and the parent (pickled)."""
-        return (self.text, self.x0, self.y0, self.x1, self.y1, self.para_break, self.table)
-
-
-class TableBlock(list):
-    """Boxes of one table (a list of Box) with the x edges between its columns."""
-
-    def __init__(self, boxes: list[Box], edges: list[float]):
-        super().__init__(boxes)
-        self.edges = edges
+__all__ = ["Box", "Line", "TableBlock", "find_gutters", "group_lines", "order_boxes", "remove_running_lines", "render"]
 
 
 def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) -> list[tuple[float, float]]:
@@ -85,28 +53,10 @@ def find_gutters(boxes: list[Box], min_gap: float, span_tolerance: float = 0.2) 
     return gutters
 
 
-def _group_rows(boxes: list[Box]) -> list[list[Box]]:
-    """Boxes that overlap vertically by half their height form one row, left to right."""
-    lines: list[list[Box]] = []
-    for b in sorted(boxes, key=lambda b: ((b.y0 + b.y1) / 2, b.x0)):
-        if lines:
-            last = lines[-1]
-            ly0 = min(x.y0 for x in last)
-            ly1 = max(x.y1 for x in last)
-            overlap = min(ly1, b.y1) - max(ly0, b.y0)
-            if overlap > 0.5 * min(b.h, ly1 - ly0):
-                last.append(b)
-                continue
-        lines.append([b])
-    for parts in lines:
-        parts.sort(key=lambda b: b.x0)
-    return lines
-
-
 def group_lines(boxes: list[Box]) -> list[Line]:
     """Boxes of one column into lines: a row's boxes join left to right with a space."""
     out = []
-    for parts in _group_rows(boxes):
+    for parts in group_rows(boxes):
         out.append(Line(" ".join(p.text.strip() for p in parts if p.text.strip()),
                         min(p.x0 for p in parts), min(p.y0 for p in parts),
                         max(p.x1 for p in parts), max(p.y1 for p in parts)))
@@ -140,55 +90,6 @@ def _y_gaps(boxes: list[Box]) -> list[tuple[float, int]]:
     return gaps
 
 
-def _is_table(cols: list[list[Box]]) -> bool:
-    """Three or more columns of short cells whose rows line up: a table, read row-wise.
-    (Lines of text columns fill their width and hold many words, so a page of text
-    columns is not taken for one; a column of equal short cells, e.g. numbers, fills its
-    width too, so few words per cell also counts as short.)"""
-    if len(cols) < 3 or min(len(c) for c in cols) < 2:
-        return False
-    fill = []
-    for c in cols:
-        width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
-        fill.extend((b.x1 - b.x0) / width for b in c)
-    words = float(np.median([len(b.text.split()) for c in cols for b in c]))
-    if float(np.median(fill)) > 0.6 and words > 3:
-        return False
-    first, others = cols[0], cols[1:]
-    aligned = sum(1 for b in first
-                  if all(any(min(b.y1, o.y1) - max(b.y0, o.y0) > 0.5 * min(b.h, o.h) for o in col) for col in others))
-    return aligned >= 0.6 * len(first)
-
-
-def _columns(boxes: list[Box], edges: list[float]) -> list[list[Box]]:
-    """Boxes split at the x `edges` by their centre; empty columns left out."""
-    cols: list[list[Box]] = [[] for _ in range(len(edges) + 1)]
-    for b in boxes:
-        cols[sum(1 for e in edges if (b.x0 + b.x1) / 2 >= e)].append(b)
-    return [c for c in cols if c]
-
-
-def _table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> None:
-    """Append the table (read row by row into Markdown rows), less a caption: a lone box
-    above or below it that crosses a column edge, set apart by more than a row's height."""
-    rows = _group_rows(boxes)
-    pitch = float(np.median([max(b.y1 for b in r) - min(b.y0 for b in r) for r in rows]))
-
-    def caption(row: list[Box], neighbour: list[Box]) -> bool:
-        gap = max(min(b.y0 for b in row), min(b.y0 for b in neighbour)) - min(
-            max(b.y1 for b in row), max(b.y1 for b in neighbour))
-        return len(row) == 1 and any(row[0].x0 < e < row[0].x1 for e in edges) and gap > pitch
-
-    head, tail = [], []
-    while len(rows) > 2 and caption(rows[0], rows[1]):
-        head.append(rows.pop(0))
-    while len(rows) > 2 and caption(rows[-1], rows[-2]):
-        tail.insert(0, rows.pop())
-    out.extend(head)
-    out.append(TableBlock([b for r in rows for b in r], edges))
-    out.extend(tail)
-
-
 def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int = 0,
             section_gap: float = float("inf")) -> None:
     """Recursive XY-cut: a horizontal gap wider than `section_gap` (between sections) cuts
@@ -214,11 +115,11 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
         loose = find_gutters(boxes, min_gap=min_gap, span_tolerance=min(3, max(1, 0.02 * len(boxes))) / len(boxes))
         for cand in ([loose] if len(loose) > len(gutters) else []) + [gutters]:
             edges = [(g0 + g1) / 2 for g0, g1 in cand]
-            cols = _columns(boxes, edges)
-            if len(cols) > 2 and _is_table(cols):
-                _table_block(boxes, edges, out)
+            cols = columns(boxes, edges)
+            if len(cols) >= 2 and is_table(cols):
+                table_block(boxes, edges, out)
                 return
-        cols = _columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
+        cols = columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
         if len(cols) > 1:
             for col in cols:
                 _xy_cut(col, min_gap, out, depth + 1, section_gap)
@@ -239,6 +140,7 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
     med_h = float(np.median([b.h for b in boxes])) or 1.0
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
+    blocks = join_table_rows(blocks)
     lines: list[Line] = []
     tables = 0
     for block in blocks:
@@ -248,45 +150,14 @@ def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
         rows = table_rows(block)
         prev = lines[-1] if lines else None
         # A table cut in two by a wide row gap continues when the column count is the same.
-        same = prev is not None and prev.table and prev.text.count(" | ") == rows[0].text.count(" | ")
+        same = (prev is not None and prev.table and n_columns(prev.text) == n_columns(rows[0].text)
+                and prev.text.startswith("<tr>") == rows[0].text.startswith("<tr>"))
         tables += 0 if same else 1
         for row in rows:
             row.table = tables
         lines.extend(rows)
     _mark_paragraphs(lines)
     return lines
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def table_rows(block: TableBlock) -> list[Line]:
-    """One Markdown row (`| a | b |`) per row of the table; a box goes to the column it
-    starts in, boxes sharing a cell join with a space. A row that only continues
-    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it."""
-    edges = block.edges
-    rows: list[tuple[list[str], float, float, float, float]] = []
-    groups = _group_rows(list(block))
-    pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
-    for parts in groups:
-        cells = [""] * (len(edges) + 1)
-        for b in parts:
-            k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
-            cells[k] = f"{cells[k]} {b.text.strip()}".strip()
-        x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
-        x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
-        if len(rows) > 1:
-            above = rows[-1]
-            filled = [bool(c) for c in cells]
-            if (y0 - above[4] < 0.3 * pitch and not all(filled)
-                    and all(above[0][k] for k, f in enumerate(filled) if f)):
-                merged = [f"{a} {c}".strip() for a, c in zip(above[0], cells)]
-                rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)
-                continue
-        rows.append((cells, x0, y0, x1, y1))
-    return [Line("| " + " | ".join(_cell(c) for c in cells) + " |", x0, y0, x1, y1)
-            for cells, x0, y0, x1, y1 in rows]
 
 
 _PAGE_NUMBER = re.compile(r"^\W*(page\s*)?(\d{1,4}|[ivxlc]{1,7})(\s*(of|/)\s*\d{1,4})?\W*$", re.IGNORECASE)
@@ -336,24 +207,31 @@ def _separator(row: str) -> str:
 
 def render(lines: list[Line]) -> str:
     """Lines to text: a paragraph per line of output, hyphenated line ends joined; the rows
-    of a table as one Markdown table (separator after its first row), a block of its own."""
+    of a table as one Markdown table (separator after its first row) or HTML table (rows
+    written as `<tr>`), a block of its own."""
     paras: list[str] = []
     cur = ""
     table = 0  # the table `cur` holds, 0 when it holds prose
+
+    def flush():
+        if cur:
+            paras.append(f"{cur}\n</table>" if cur.startswith("<table>") else cur)
+
     for ln in lines:
         t = ln.text.strip()
         if ln.table and ln.table == table:
             cur = f"{cur}\n{t}"
             continue
         if ln.table or table or ln.para_break or not cur:
-            if cur:
-                paras.append(cur)
-            cur = f"{t}\n{_separator(t)}" if ln.table else t
+            flush()
+            if ln.table:
+                cur = f"<table>\n{t}" if t.startswith("<tr>") else f"{t}\n{_separator(t)}"
+            else:
+                cur = t
             table = ln.table
         elif _HYPHEN_END.search(cur) and t[:1].islower():
             cur = cur[:-1] + t
         else:
             cur = f"{cur} {t}"
-    if cur:
-        paras.append(cur)
+    flush()
     return _LEADERS.sub(" ", "\n\n".join(paras))
