@@ -199,7 +199,7 @@ class Ingest(Stage):
         if kind == "text":
             return text, codec, None, None, sorted(optout.header_signals(rec.headers))
         with phases.timed("signals"):
-            lic, evidence = licenses.detect_license(text, rec.url)
+            lic, evidence = licenses.detect_license(text, rec.url, body if codec == "utf-8" else None)
             signals = optout.header_signals(rec.headers) | optout.meta_signals(text)
         with phases.timed("extract"):
             extracted = self.extract(text)

@@ -70,7 +70,7 @@ def _eval_pages(n: int) -> list[str]:
 @needs_eval
 def test_skipped_tree_copies_leave_the_text_unchanged(monkeypatch):
     import trafilatura
-    from trafilatura import core, main_extractor
+    from trafilatura import core, main_extractor, utils
 
     engine = get_engine("trafilatura+resiliparse")
     pages = _eval_pages(80)
@@ -80,6 +80,9 @@ def test_skipped_tree_copies_leave_the_text_unchanged(monkeypatch):
     monkeypatch.setattr(core, "copy", copy.copy)  # trafilatura as shipped: every copy made
     monkeypatch.setattr(main_extractor, "deepcopy", copy.deepcopy)
     monkeypatch.setattr(core, "extract_content", main_extractor.extract_content)
+    if hasattr(utils.remove_control_characters, "original"):
+        monkeypatch.setattr(utils, "remove_control_characters", utils.remove_control_characters.original)
+    utils.line_processing.cache_clear()  # its cached lines would hide the original function
     assert [engine(h) for h in pages] == fast
     assert sum(1 for t in fast if t) >= 75
 
@@ -115,6 +118,11 @@ def test_ascii_mentions_find_what_lowering_finds():
         assert optout.meta_signals(page) == _meta_signals_by_lowering(page), page
     assert optout.meta_signals(pages[5]) == {"noai", "noimageai"} and optout.meta_signals(pages[6]) == set()
     assert optout.meta_signals(pages[7]) == {"tdm-reservation"}
+    for page in pages[:5]:  # the page's own UTF-8 bytes answer as its encoding does
+        raw = page.encode("utf-8", "surrogatepass")
+        assert licenses.detect_license(page, None, raw) == licenses.detect_license(page)
+    bad = b"<a href='https://creativecommons.org/licenses/by/4.0/'>\xff\xc3(creativecommons.org"
+    assert licenses.mentions(bad.decode("utf-8", "replace"), b"creativecommons.org", bad)
     assert licenses.detect_license(pages[0])[0] == "CC-BY-4.0"  # upper-case URLs are still found
     assert licenses.detect_license('<link REL="License" HREF="https://CREATIVECOMMONS.org/licenses/by-sa/4.0/">')[0] \
         == "CC-BY-SA-4.0"
