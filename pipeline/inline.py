@@ -14,9 +14,28 @@ cluster path, and a run started one way resumes the other.
 
 from __future__ import annotations
 
+import os
 import pickle
+from contextlib import contextmanager
 
 from gristmill.pipeline.context import ShardContext
+
+# What distributed's nanny sets in a worker process before it starts (its default
+# `distributed.nanny.pre-spawn-environ`): one thread per numeric library, so a stage's
+# thread pools (torch, MKL, OpenMP), created when it is set up, are a worker's.
+WORKER_ENVIRON = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+@contextmanager
+def worker_environ():
+    """WORKER_ENVIRON for the run (variables the user set are left alone), then restored."""
+    added = {k: v for k, v in WORKER_ENVIRON.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 class InlineFuture:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from gristmill.pipeline import timing
 from gristmill.pipeline.context import FitContext, ShardContext, StepContext
-from gristmill.pipeline.inline import InlineClient
+from gristmill.pipeline.inline import InlineClient, worker_environ
 from gristmill.pipeline.layout import RUN_SUMMARY, StepLayout, list_parts
 from gristmill.pipeline.progress import Progress, print_summary
 from gristmill.pipeline.shard_task import format_error, run_shard
@@ -156,7 +156,8 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     elif in_process:
         if not runs_in_process(wf, None, 1):
             raise ValueError(f"workflow {wf.name} has corpus-wide steps: it needs a cluster")
-        failures, results = _run_on(InlineClient(), wf, inputs, out_dirs, quiet, workdir)
+        with worker_environ():
+            failures, results = _run_on(InlineClient(), wf, inputs, out_dirs, quiet, workdir)
     else:
         with dask_client(scheduler, workers) as c:
             failures, results = _run_on(c, wf, inputs, out_dirs, quiet, workdir)

@@ -109,3 +109,14 @@ def test_inline_client_order_retries_and_upstream_errors(tmp_path):
     # shard 1: bad fails twice (retried once), its dependent fails with the same error unrun
     assert outcomes == ["bad", "flaky", "ValueError: shard 1 is bad", "ValueError: shard 1 is bad"]
     assert client.scheduler_info()["workers"] == {}
+
+
+def test_tasks_see_a_workers_thread_settings(monkeypatch):
+    from gristmill.pipeline.inline import WORKER_ENVIRON, worker_environ
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "4")  # the user's choice stays
+    with worker_environ():
+        assert os.environ["OMP_NUM_THREADS"] == WORKER_ENVIRON["OMP_NUM_THREADS"] == "1"
+        assert os.environ["MKL_NUM_THREADS"] == "4"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "4"
