@@ -60,6 +60,7 @@ def _trafilatura_datatrove(html: str) -> str:
 
 
 _NO_RECOVERY_CONFIG = None
+_NO_RECOVERY_OPTIONS = None  # the Extractor trafilatura.extract builds from those arguments, built once
 # Set while the combined engine runs: trafilatura's "wild text" recovery pass is skipped.
 _SKIP_RECOVERY: contextvars.ContextVar[bool] = contextvars.ContextVar("gristmill_skip_recovery", default=False)
 
@@ -146,11 +147,28 @@ def _install_printable_fast_path() -> None:
     utils.remove_control_characters = remove_control_characters
 
 
+def _extractor_options(config):
+    """The `Extractor` that `trafilatura.extract(html, include_comments=False,
+    include_tables=True, no_fallback=True, config=config)` builds on every call (its config
+    reads and date parameters were ~2% of the extraction time), for the versions read
+    (COPY_SWITCH_VERSIONS); None elsewhere. Nothing in an extraction changes it, and its one
+    per-call field, the date range for metadata, is not read without metadata."""
+    import trafilatura
+    from trafilatura.settings import Extractor
+
+    if not trafilatura.__version__.startswith(COPY_SWITCH_VERSIONS):
+        return None
+    return Extractor(config=config, output_format="txt", fast=True, precision=False, recall=False,
+                     comments=False, formatting=False, links=False, images=False, tables=True, dedup=False,
+                     lang=None, max_tree_size=None, url=None, with_metadata=False, only_with_metadata=False,
+                     tei_validation=False, author_blacklist=None, url_blacklist=None, date_params=None)
+
+
 def _trafilatura_then_resiliparse(html: str, min_chars: int = 250) -> str:
     """trafilatura (no fallbacks) without its "wild text" recovery and baseline passes,
     which re-walk the whole tree when the main extraction finds little (over half of the
     extraction time on crawl pages, measured); resiliparse's main text stands in for them."""
-    global _NO_RECOVERY_CONFIG
+    global _NO_RECOVERY_CONFIG, _NO_RECOVERY_OPTIONS
     import trafilatura
 
     if _NO_RECOVERY_CONFIG is None:
@@ -161,12 +179,16 @@ def _trafilatura_then_resiliparse(html: str, min_chars: int = 250) -> str:
         cfg = use_config()
         cfg.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")  # no baseline() rescue of short texts
         _NO_RECOVERY_CONFIG = cfg
+        _NO_RECOVERY_OPTIONS = _extractor_options(cfg)
     if len(html) > MAX_TRAFILATURA_CHARS:  # bound the cost of pathological pages
         return _resiliparse(html)
     token = _SKIP_RECOVERY.set(True)
     try:
-        text = trafilatura.extract(html, include_comments=False, include_tables=True, no_fallback=True,
-                                   config=_NO_RECOVERY_CONFIG) or ""
+        if _NO_RECOVERY_OPTIONS is not None:
+            text = trafilatura.extract(html, options=_NO_RECOVERY_OPTIONS) or ""
+        else:
+            text = trafilatura.extract(html, include_comments=False, include_tables=True, no_fallback=True,
+                                       config=_NO_RECOVERY_CONFIG) or ""
     finally:
         _SKIP_RECOVERY.reset(token)
     if len(text) >= min_chars:

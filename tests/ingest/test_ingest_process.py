@@ -72,11 +72,14 @@ def test_skipped_tree_copies_leave_the_text_unchanged(monkeypatch):
     import trafilatura
     from trafilatura import core, main_extractor, utils
 
+    from gristmill.pipeline.ingest import extract
+
     engine = get_engine("trafilatura+resiliparse")
     pages = _eval_pages(80)
     fast = [engine(h) for h in pages]
     if trafilatura.__version__.startswith(COPY_SWITCH_VERSIONS):
-        assert getattr(core.copy, "gristmill_switch", False)
+        assert getattr(core.copy, "gristmill_switch", False) and extract._NO_RECOVERY_OPTIONS is not None
+    monkeypatch.setattr(extract, "_NO_RECOVERY_OPTIONS", None)  # options built per call, as before
     monkeypatch.setattr(core, "copy", copy.copy)  # trafilatura as shipped: every copy made
     monkeypatch.setattr(main_extractor, "deepcopy", copy.deepcopy)
     monkeypatch.setattr(core, "extract_content", main_extractor.extract_content)
