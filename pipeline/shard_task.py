@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,6 +34,20 @@ def stage_key(stage: Stage, step: StepContext) -> str:
     return (f"{type(stage).__module__}:{type(stage).__qualname__}:{step.out_dir}:{step.state_dir}:"
             + json.dumps(stage.params, sort_keys=True, default=str)
             + json.dumps(step.fit, sort_keys=True, default=str))
+
+
+@contextmanager
+def run_scoped_stages():
+    """Set-up stages cached for one run only: the runner's in-process path is a worker that
+    lives as long as its run, as a LocalCluster's workers do, so a later run in the same
+    process (tests, notebooks) sets its stages up afresh (an OCR stage's PDF child process,
+    started in another folder, is not reused)."""
+    global _STAGES
+    saved, _STAGES = _STAGES, {}
+    try:
+        yield
+    finally:
+        _STAGES = saved
 
 
 def _cached(stage: Stage, step: StepContext) -> Stage:

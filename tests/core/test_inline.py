@@ -4,6 +4,7 @@ cluster path, resumes across the two, and keeps the cluster's task semantics."""
 import filecmp
 import json
 import os
+import shutil
 
 import pytest
 
@@ -109,6 +110,30 @@ def test_inline_client_order_retries_and_upstream_errors(tmp_path):
     # shard 1: bad fails twice (retried once), its dependent fails with the same error unrun
     assert outcomes == ["bad", "flaky", "ValueError: shard 1 is bad", "ValueError: shard 1 is bad"]
     assert client.scheduler_info()["workers"] == {}
+
+
+def test_each_in_process_run_sets_its_stages_up_afresh(tmp_path):
+    from gristmill.pipeline import shard_task
+
+    inputs = copy_sample(tmp_path / "in", n_files=1)
+    before = dict(shard_task._STAGES)
+    seen = []
+    real = shard_task._cached
+
+    def spy(stage, step):
+        ready = real(stage, step)
+        seen.append(ready)  # kept alive, so ids are not reused
+        return ready
+
+    shard_task._cached = spy
+    try:
+        for run in ("a", "b"):
+            runner.run(_workflow(inputs), workdir=str(tmp_path / "w"), workers=1, quiet=True)
+            shutil.rmtree(tmp_path / "w")
+    finally:
+        shard_task._cached = real
+    assert len(seen) == 4 and len({id(s) for s in seen}) == 4  # 2 steps x 2 runs, none reused across runs
+    assert shard_task._STAGES == before  # the run's stages went with it
 
 
 def test_tasks_see_a_workers_thread_settings(monkeypatch):
