@@ -18,10 +18,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from gristmill.pipeline import timing
 from gristmill.pipeline.context import FitContext, ShardContext, StepContext
+from gristmill.pipeline.inline import InlineClient, worker_environ
 from gristmill.pipeline.layout import RUN_SUMMARY, StepLayout, list_parts
 from gristmill.pipeline.progress import Progress, print_summary
-from gristmill.pipeline.shard_task import format_error, run_shard
+from gristmill.pipeline.shard_task import format_error, run_scoped_stages, run_shard
 from gristmill.pipeline.shards import expand_inputs, remove_temp_files, write_json_atomic
 from gristmill.pipeline.stage import Stage
 from gristmill.pipeline.workflow import Step, Workflow, WorkflowError
@@ -60,11 +62,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=None, silence_logs=logging.ERROR)
     client = Client(cluster)
+    timing.mark("cluster_up", workers=n)
     try:
         yield client
     finally:
         client.close()
         cluster.close()
+        timing.mark("cluster_down")
 
 
 def default_workers() -> int:
@@ -72,6 +76,15 @@ def default_workers() -> int:
     from dask.system import CPU_COUNT
 
     return max(1, int(CPU_COUNT or os.cpu_count() or 1))
+
+
+def runs_in_process(wf: Workflow, scheduler: str | None, workers: int | None) -> bool:
+    """One worker on this machine and only shard-by-shard steps (source, map): the tasks run
+    in this process (`InlineClient`), with no cluster to start. Corpus-wide steps keep the
+    cluster even then: their fits compute Dask collections on it."""
+    if scheduler or any(s.stage.kind not in ("source", "map") for s in wf.steps):
+        return False
+    return (workers or default_workers()) == 1
 
 
 def _resources_for(client, stage: Stage) -> dict | None:
@@ -117,11 +130,13 @@ def _input_folder(inputs: list[str]) -> str | None:
 
 def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | None = None,
         scheduler: str | None = None, workers: int | None = None, quiet: bool = False,
-        client=None) -> list[StepResult]:
+        client=None, in_process: bool | None = None) -> list[StepResult]:
     """Run `wf`. Each step writes to `out_dirs[step]` or `workdir/<step>/`.
 
     Finished shards (those with a marker) are skipped, so re-running resumes. Returns the
     per-step stats; raises RunFailed (after writing what finished) if any shard failed.
+    `in_process` None: in this process when `runs_in_process` says so; False: always on a
+    cluster (tests compare the two paths); True: in this process (map/source steps only).
     """
     out_dirs = dict(out_dirs or {})
     for step in wf.steps:
@@ -131,17 +146,29 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
             out_dirs[step.name] = os.path.join(workdir, step.name)
     inputs = plan_inputs(wf)
     scheduler = scheduler or wf.scheduler
+    workers = workers or wf.workers
     t0 = time.time()
+    timing.mark("run_start")
+    if in_process is None:
+        in_process = client is None and runs_in_process(wf, scheduler, workers)
     if client is not None:
         failures, results = _run_on(client, wf, inputs, out_dirs, quiet, workdir)
+    elif in_process:
+        if not runs_in_process(wf, None, 1):
+            raise ValueError(f"workflow {wf.name} has corpus-wide steps: it needs a cluster")
+        with worker_environ(), run_scoped_stages():
+            failures, results = _run_on(InlineClient(), wf, inputs, out_dirs, quiet, workdir)
     else:
-        with dask_client(scheduler, workers or wf.workers) as c:
+        with dask_client(scheduler, workers) as c:
             failures, results = _run_on(c, wf, inputs, out_dirs, quiet, workdir)
     wall = time.time() - t0
+    for r in results:
+        timing.mark("phases", step=r.name, seconds=r.stats.get("phases", {}))
     if workdir is not None:
         write_json_atomic({"workflow": wf.name, "wall_seconds": round(wall, 2),
                            "order": [r.name for r in results], "steps": {r.name: r.stats for r in results}},
                           os.path.join(workdir, RUN_SUMMARY))
+    timing.mark("run_done")
     if not quiet:
         print_summary(wf.name, results, wall, failures)
     if failures:
@@ -152,7 +179,10 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
 
 def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], quiet: bool,
             workdir: str | None = None):
-    from distributed import as_completed
+    if isinstance(client, InlineClient):
+        as_completed = client.as_completed
+    else:
+        from distributed import as_completed
 
     futures: dict = {}
     failures: list[str] = []
@@ -212,6 +242,7 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
         documents_dir = layout.out_dir
         srcs = [layout.part(i) for i in range(n)]
     drain()
+    timing.mark("shards_done")
     progress.close()
     # no shard task runs now: what a worker killed mid-write left (its task ran again elsewhere)
     leftovers = {s.name: sum(remove_temp_files(d) for d in layouts[s.name].shard_folders())
@@ -266,7 +297,7 @@ def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
         return _sink_stats(layout, step)
     totals = {"stage": step.stage.versioned_name, "kind": step.stage.kind, "params": step.stage.params,
               "shards": n_shards, "shards_done": 0, "docs_in": 0, "docs_out": 0, "docs_dropped": 0,
-              "dropped_by_reason": {}, "counters": {}, "seconds": 0.0, "workers": {}}
+              "dropped_by_reason": {}, "counters": {}, "seconds": 0.0, "phases": {}, "workers": {}}
     for i in range(n_shards):
         m = layout.read_marker(i)
         if m is None:
@@ -281,8 +312,11 @@ def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
         for k, v in m["counters"].items():
             totals["counters"][k] = totals["counters"].get(k, 0) + v
         totals["seconds"] += m["seconds"]
+        for k, v in m.get("phases", {}).items():  # markers written before phases were timed have none
+            totals["phases"][k] = totals["phases"].get(k, 0.0) + v
         totals["workers"][m["worker"]] = totals["workers"].get(m["worker"], 0) + 1
     totals["seconds"] = round(totals["seconds"], 3)
+    totals["phases"] = {k: round(v, 3) for k, v in sorted(totals["phases"].items())}
     fitted = layout.read_fit()
     if step.stage.kind == "corpus" and fitted is not None:  # what the corpus-wide fit did and took
         totals["fit"] = fitted

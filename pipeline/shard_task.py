@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import traceback
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +22,7 @@ from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.schema import column_type, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.shards import write_json_atomic, write_parquet_atomic
 from gristmill.pipeline.stage import Stage, StageOutput, reason_counts
+from gristmill.pipeline.timing import Phases
 
 # Per-worker-process cache of set-up stages: a model is built once per worker and step,
 # not per shard. The step context is part of the key: the same stage class with the same
@@ -31,6 +34,20 @@ def stage_key(stage: Stage, step: StepContext) -> str:
     return (f"{type(stage).__module__}:{type(stage).__qualname__}:{step.out_dir}:{step.state_dir}:"
             + json.dumps(stage.params, sort_keys=True, default=str)
             + json.dumps(step.fit, sort_keys=True, default=str))
+
+
+@contextmanager
+def run_scoped_stages():
+    """Set-up stages cached for one run only: the runner's in-process path is a worker that
+    lives as long as its run, as a LocalCluster's workers do, so a later run in the same
+    process (tests, notebooks) sets its stages up afresh (an OCR stage's PDF child process,
+    started in another folder, is not reused)."""
+    global _STAGES
+    saved, _STAGES = _STAGES, {}
+    try:
+        yield
+    finally:
+        _STAGES = saved
 
 
 def _cached(stage: Stage, step: StepContext) -> Stage:
@@ -111,15 +128,21 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
     if done is not None and layout.verify(ctx.index, done) is None:
         return {**done, "skipped": True}
     t0 = time.perf_counter()
-    stage = _cached(stage, ctx.step)
-    if stage.kind == "source":
-        out = _run_source(stage, ctx)
-        docs_in = out.records_in
-    else:
-        table = conform(pq.read_table(ctx.input_path))
-        docs_in = table.num_rows
-        out = _process_isolating(stage, table, ctx) if docs_in else _process_empty(stage, table, ctx)
-        _raise_if_stage_broken(stage, out, docs_in)
+    phases = Phases()
+    with phases.timed("setup"):  # models are built on a worker's first shard only
+        stage = _cached(stage, ctx.step)
+    with phases.timed("process"):
+        if stage.kind == "source":
+            out = _run_source(stage, ctx)
+            docs_in = out.records_in
+        else:
+            table = conform(pq.read_table(ctx.input_path))
+            docs_in = table.num_rows
+            out = _process_isolating(stage, table, ctx) if docs_in else _process_empty(stage, table, ctx)
+            _raise_if_stage_broken(stage, out, docs_in)
+    for name, seconds in (out.phases or {}).items():  # the stage's own parts of `process`
+        phases.add(f"process.{name}", seconds)
+    t_write = time.perf_counter()
     table = conform(out.table)
     drops = out.drops if out.drops is not None else empty_drops()
     if docs_in + out.generated != table.num_rows + drops.num_rows:
@@ -128,6 +151,8 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
             f"in={docs_in} generated={out.generated} out={table.num_rows} dropped={drops.num_rows}")
     write_parquet_atomic(table, layout.part(ctx.index))
     write_parquet_atomic(drops, layout.dropped(ctx.index))
+    files = layout.checksums(ctx.index)
+    phases.add("write", time.perf_counter() - t_write)
     stats = {
         "input": ctx.input_path,
         "docs_in": docs_in,
@@ -137,22 +162,26 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
         "dropped_by_reason": reason_counts(drops),
         "counters": {k: int(v) for k, v in out.counters.items()},
         "seconds": round(time.perf_counter() - t0, 4),
+        "phases": phases.rounded(),
         "worker": _where(),
         "stage": stage.versioned_name,
         # what the marker vouches for: a rerun redoes the shard if a file is missing or changed
-        "files": layout.checksums(ctx.index),
+        "files": files,
     }
     write_json_atomic(stats, layout.marker(ctx.index))
     return {**stats, "skipped": False}
 
 
 def _where() -> str:
-    try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}"
+    """The Dask worker's address, or host:pid in a process that is no worker (the runner's
+    in-process path: distributed is not even imported there, and is not imported for this)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            return distributed.get_worker().address
+        except ValueError:  # distributed is loaded but this is no worker
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def format_error(exc: BaseException) -> str:

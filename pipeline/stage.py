@@ -49,6 +49,9 @@ class StageOutput:
     # rows a stage made that were not in its input (rephrase@1's synthetic rows, accepted in
     # `table` or rejected in `drops`): the count then reads in + generated == out + dropped
     generated: int = 0
+    # seconds per named part of the stage's work on this shard (ingest: extract, language_id,
+    # ...), summed into the marker's and stats.json's `phases` as `process.<name>`
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class Stage:

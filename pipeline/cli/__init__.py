@@ -16,6 +16,7 @@ import sys
 
 from gristmill.pipeline.commands import Command, add_to_parser
 from gristmill.pipeline.errors import GristmillError
+from gristmill.pipeline.timing import mark
 
 # The areas' command tables, in the order `gristmill --help` lists them.
 AREA_CLIS = (
@@ -61,6 +62,7 @@ def _compat(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = _compat(list(sys.argv[1:] if argv is None else argv))
     args = build_parser(argv).parse_args(argv)
+    mark("cli", argv=argv)  # with GRISTMILL_TIMINGS set: start-up (interpreter, imports, parsing) ends here
     try:
         return int(args._command.run(args) or 0)
     except BrokenPipeError:  # `gristmill stages | head`: the reader left; not an error

@@ -46,8 +46,10 @@ def header_signals(headers: dict | None) -> set[str]:
 def meta_signals(html: str) -> set[str]:
     """Signals from <meta> tags in the document head (first 64 KiB)."""
     head = html[:65536]
-    low = head.lower()
-    if "noai" not in low and "noimageai" not in low and "tdm-reservation" not in low:
+    # ASCII-lowered bytes (as licenses.mentions), not head.lower(): only a dotted capital I
+    # ending "noaİ" told them apart, and no tag value lowers to a directive through it
+    low = head.encode("utf-8", "surrogatepass").lower()
+    if b"noai" not in low and b"noimageai" not in low and b"tdm-reservation" not in low:
         return set()
     out = set()
     for tag in _META.findall(head):

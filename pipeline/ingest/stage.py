@@ -28,6 +28,7 @@ from gristmill.pipeline.ingest.robots import RobotsRules, is_robots_url
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
+from gristmill.pipeline.timing import Phases
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "text/xhtml")
 TEXT_TYPES = ("text/plain",)
@@ -150,6 +151,7 @@ class Ingest(Stage):
         pdfs = {k: [] for k in ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at",
                                 "content_type", "http_status", "warc_truncated", "content_length", "pdf_bytes")}
         local_robots = RobotsRules()
+        phases = Phases()  # the rest of the time is reading (decompressing, parsing records)
         n = 0
 
         def drop(rec: Record, reason: str, detail: str | None = None):
@@ -192,7 +194,7 @@ class Ingest(Stage):
                 drop(rec, "page_too_large", f"{kind} page of {len(body)} bytes, over max_html_mb={self.cfg.max_html_mb}")
                 continue
             try:
-                text, codec, lic, evidence, signals = self._text_of(rec, body, kind)
+                text, codec, lic, evidence, signals = self._text_of(rec, body, kind, phases)
             except Exception as e:  # noqa: BLE001 - one bad page never stops the file
                 drop(rec, "extract_error", f"{type(e).__name__}: {e}"[:300])
                 continue
@@ -208,25 +210,28 @@ class Ingest(Stage):
                          ("opt_out", signals), ("charset", codec)):
                 docs[k].append(v)
         counters["robots_txt_sites"] = len(local_robots)
-        table = self._documents(path, docs, local_robots)
+        table = self._documents(path, docs, local_robots, phases)
         drop_table = self._drops(path, drops)
         pdf_rows = pdf_table(pdfs)
         counters["pdfs_queued"] = pdf_rows.num_rows
         assert n == table.num_rows + drop_table.num_rows
-        return StageOutput(table, drop_table, dict(counters), records_in=n), pdf_rows
+        return StageOutput(table, drop_table, dict(counters), records_in=n, phases=phases.rounded()), pdf_rows
 
     def _status_ok(self, status: int) -> bool:
         allowed = self.cfg.http_ok
         return status in allowed if allowed else 200 <= status < 300
 
-    def _text_of(self, rec: Record, body: bytes, kind: str):
+    def _text_of(self, rec: Record, body: bytes, kind: str, phases: Phases):
+        with phases.timed("decode"):
+            text, codec = charset.decode(body, rec.charset, html=kind == "html")
         if kind == "text":
-            text, codec = charset.decode(body, rec.charset, html=False)
             return text, codec, None, None, sorted(optout.header_signals(rec.headers))
-        html, codec = charset.decode(body, rec.charset, html=True)
-        lic, evidence = licenses.detect_license(html, rec.url)
-        signals = optout.header_signals(rec.headers) | optout.meta_signals(html)
-        return self.extract(html), codec, lic, evidence, sorted(signals)
+        with phases.timed("signals"):
+            lic, evidence = licenses.detect_license(text, rec.url, body if codec == "utf-8" else None)
+            signals = optout.header_signals(rec.headers) | optout.meta_signals(text)
+        with phases.timed("extract"):
+            extracted = self.extract(text)
+        return extracted, codec, lic, evidence, sorted(signals)
 
     def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:
         for k, v in (("id", record_id(path, rec)), ("url", rec.url), ("domain", _domain(rec.url)),
@@ -245,9 +250,10 @@ class Ingest(Stage):
         elif pdf_dir:
             write_pdf_shard(pdfs, pdf_dir, 0)
 
-    def _documents(self, path: str, docs: dict, local_robots: RobotsRules) -> pa.Table:
+    def _documents(self, path: str, docs: dict, local_robots: RobotsRules, phases: Phases) -> pa.Table:
         n = len(docs["text"])
-        langs, scores = self.lid.predict(docs["text"]) if n else ([], [])
+        with phases.timed("language_id"):
+            langs, scores = self.lid.predict(docs["text"]) if n else ([], [])
         opt_out = []
         for url, signals in zip(docs["url"], docs["opt_out"]):
             robots = local_robots.signals(url) or self.global_robots.signals(url)
