@@ -170,11 +170,12 @@ def _lines(f, bad: dict, path: str, limit: int, chunk_size: int = 1 << 20):
     """(line number, line) of a binary stream, read a MiB at a time, or (line number, None) for a
     line already in the drop log: one longer than `limit` (`record_too_large`, skipped without
     holding it: a gzip bomb costs neither memory nor a readline per 8 KiB), or the point where
-    the stream broke off (`read_error`: a corrupt gzip or zstd member, found by fuzzing), after
-    which it ends."""
+    the stream broke off (`read_error`: a corrupt gzip or zstd member, found by fuzzing;
+    `unreadable_file` when not one byte could be read), after which it ends."""
     lineno = -1
     pending: list[bytes] = []  # pieces of the line read so far
     size, skipping = 0, False
+    got_bytes = False  # a stream that fails before its first byte is an unreadable file
 
     def bad_row(reason: str, detail: str, *salt) -> None:
         bad["id"].append(stable_id(path, lineno, *salt))
@@ -187,9 +188,11 @@ def _lines(f, bad: dict, path: str, limit: int, chunk_size: int = 1 << 20):
             chunk = f.read(chunk_size)
         except Exception as e:  # noqa: BLE001 - zlib.error, EOFError, zstd errors ...
             lineno += 1
-            bad_row("read_error", f"{type(e).__name__}: {e}", "read_error")
+            reason = "read_error" if got_bytes else "unreadable_file"
+            bad_row(reason, f"{type(e).__name__}: {e}", reason)
             yield lineno, None
             return
+        got_bytes = got_bytes or bool(chunk)
         if not chunk:
             if skipping or size:
                 lineno += 1

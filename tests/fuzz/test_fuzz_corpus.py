@@ -58,7 +58,9 @@ def _read(path: str):
 
 
 def test_jsonl_stream_that_breaks_keeps_what_came_before(tmp_path):
-    lines = b"".join(b'{"id": "d%d", "text": "document number %d"}\n' % (i, i) for i in range(50))
+    # enough lines for several deflate blocks and several 1 MiB reads before the damage
+    lines = b"".join(b'{"id": "d%d", "text": "document number %d %d"}\n' % (i, i, i * 7919 % 1000003)
+                     for i in range(200_000))
     data = bytearray(gzip.compress(lines))
     data[len(data) // 2] ^= 0xFF  # a damaged deflate block in the middle
     p = tmp_path / "broken.jsonl.gz"
@@ -66,7 +68,16 @@ def test_jsonl_stream_that_breaks_keeps_what_came_before(tmp_path):
     out = _read(p)
     reasons = out.drops.column("reason").to_pylist()
     assert reasons.count("read_error") == 1
+    assert 0 < out.table.num_rows < 200_000  # the lines before the break are kept
     assert out.records_in == out.table.num_rows + out.drops.num_rows
+
+
+def test_jsonl_gzip_that_fails_before_its_first_byte_is_an_unreadable_file(tmp_path):
+    p = tmp_path / "bad.jsonl.gz"
+    p.write_bytes(b"\x1f\x8b\x08\x00garbage, not gzip")
+    out = _read(p)
+    assert out.drops.column("reason").to_pylist() == ["unreadable_file"]
+    assert (out.records_in, out.table.num_rows) == (1, 0)
 
 
 def test_parquet_invalid_utf8_and_null_ids_are_repaired(tmp_path):
