@@ -114,11 +114,11 @@ def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
                 out.pop()
                 if rows[:-1]:
                     out.append([b for r in rows[:-1] for b in r])
-                block = TableBlock(rows[-1] + list(block), block.edges)
+                block = TableBlock(rows[-1] + list(block), block.edges, block.ruled)
         elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock):
             rows = group_rows(list(block))
             if _fits(rows[0], out[-1]):
-                out[-1] = TableBlock(list(out[-1]) + rows[0], out[-1].edges)
+                out[-1] = TableBlock(list(out[-1]) + rows[0], out[-1].edges, out[-1].ruled)
                 block = [b for r in rows[1:] for b in r]
                 if not block:
                     continue
@@ -201,11 +201,11 @@ def table_rows(block: TableBlock) -> list[Line]:
             # A header over several columns: it crosses a column edge, or is much wider than
             # its column's cells (a centred group header, narrower than the columns it covers).
             last = sum(1 for e in edges if b.x1 > e + 0.25 * b.h)
-            if last > k or (b.x1 - b.x0) > 2.5 * col_width.get(k, b.x1 - b.x0):
+            if last > k or (not block.ruled and (b.x1 - b.x0) > 2.5 * col_width.get(k, b.x1 - b.x0)):
                 span[k] = 2  # marks it; `_widen` sets the span from the empty cells beside it
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
-        if len(rows) > 1:
+        if len(rows) > 1 and not block.ruled:
             above = rows[-1]
             filled = [bool(c) for c in cells]
             if (y0 - above[4] < 0.3 * pitch and not all(filled)
@@ -223,4 +223,5 @@ def table_rows(block: TableBlock) -> list[Line]:
         texts = _html_rows(rows, spans)
     else:
         texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells, *_ in rows]
-    return [Line(t, x0, y0, x1, y1) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]
+    line_h = float(np.median([b.line_h for b in block])) if block.ruled else 0.0
+    return [Line(t, x0, y0, x1, y1, line_h=line_h) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]

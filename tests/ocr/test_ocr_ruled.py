@@ -1,0 +1,77 @@
+"""Ruled tables from a page's drawings: cells from the rule lines, wrapped cell text
+joined, column rules implied where rules drawn cell by cell break."""
+
+from __future__ import annotations
+
+import pymupdf
+
+from gristmill.ocr.layout import render
+from gristmill.ocr.ruled import ruled_tables
+from gristmill.ocr.textlayer import page_lines
+
+ROWS = [
+    ("Name", "Description", "Value"),
+    ("Alpha", ["the first line of a long", "description that wraps", "onto three lines"], "12"),
+    ("Beta", ["short one"], "7"),
+]
+XS = [60, 160, 400, 480]
+YS = [100, 130, 190, 220]
+
+
+def _write_cells(page) -> None:
+    for (name, desc, value), y in zip(ROWS, YS):
+        page.insert_text((XS[0] + 4, y + 14), name, fontsize=9)
+        for k, text in enumerate([desc] if isinstance(desc, str) else desc):
+            page.insert_text((XS[1] + 4, y + 14 + 11 * k), text, fontsize=9)
+        page.insert_text((XS[2] + 4, y + 14), value, fontsize=9)
+
+
+def _table_text(page) -> str:
+    return render([ln for ln in page_lines(page) if ln.table])
+
+
+def test_stroked_grid_keeps_wrapped_cells_whole():
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    for y in YS:
+        page.draw_line((XS[0], y), (XS[-1], y), width=0.5)
+    for x in XS:
+        page.draw_line((x, YS[0]), (x, YS[-1]), width=0.5)
+    page.insert_text((60, 300), "A paragraph of body text under the table, not part of it.", fontsize=10)
+    _write_cells(page)
+    grids = ruled_tables(page.get_drawings())
+    assert len(grids) == 1 and len(grids[0].xs) == 4 and len(grids[0].ys) == 4
+    rows = _table_text(page).splitlines()
+    assert rows[0] == "| Name | Description | Value |"
+    # One row for the wrapped cell, its three lines joined; the value beside it in the same row.
+    assert rows[2] == "| Alpha | the first line of a long description that wraps onto three lines | 12 |"
+    assert rows[3] == "| Beta | short one | 7 |"
+    prose = [ln.text for ln in page_lines(page) if not ln.table]
+    assert prose == ["A paragraph of body text under the table, not part of it."]
+
+
+def test_rules_drawn_cell_by_cell_imply_column_rules():
+    """Horizontal rules as thin filled rectangles, one per cell, and no vertical rules but
+    the outer ones on one side: the breaks between the pieces are the column rules."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    for y in YS:
+        for x0, x1 in zip(XS, XS[1:]):
+            page.draw_rect(pymupdf.Rect(x0, y - 0.3, x1, y + 0.3), color=None, fill=(0, 0, 0))
+    page.draw_rect(pymupdf.Rect(XS[2] - 0.3, YS[0], XS[2] + 0.3, YS[-1]), color=None, fill=(0, 0, 0))
+    _write_cells(page)
+    (grid,) = ruled_tables(page.get_drawings())
+    assert [round(x) for x in grid.xs] == XS
+    rows = _table_text(page).splitlines()
+    assert rows[2] == "| Alpha | the first line of a long description that wraps onto three lines | 12 |"
+
+
+def test_single_rules_are_no_grid():
+    """Rules above and below a block (booktabs style, or a page frame with one column)
+    make no grid: one column is left to the alignment finder."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    for y in (100, 130, 220):
+        page.draw_line((60, y), (480, y), width=0.5)
+    page.draw_rect(pymupdf.Rect(40, 40, 555, 800), width=0.5)
+    assert ruled_tables(page.get_drawings()) == []
