@@ -101,6 +101,30 @@ def _fits(row: list[Box], table: TableBlock) -> bool:
     return gap < 4 * pitch
 
 
+def _split_header(out: list[list[Box]], table: TableBlock) -> TableBlock:
+    """A header row whose last cell stands past the end of a caption above it is cut
+    by the caption's gutter into two blocks: the row nearest the table, taken from the
+    last two blocks before it, joins the table when its boxes lie over the table, fall in
+    distinct columns and fill at least half of them; the blocks keep the rest, in order."""
+    prev = [k for k in (len(out) - 2, len(out) - 1) if k >= 0 and not isinstance(out[k], TableBlock)]
+    top = min(b.y0 for b in table)
+    x0, x1 = min(b.x0 for b in table), max(b.x1 for b in table)
+    pool = [b for k in prev for b in out[k] if b.y1 <= top and x0 - 1 <= (b.x0 + b.x1) / 2 <= x1 + 1]
+    if len(prev) < 2 or not pool:
+        return table
+    row = group_rows(pool)[-1]
+    if not _fits(row, table) or len(row) < 0.5 * (len(table.edges) + 1):
+        return table
+    taken = {id(b) for b in row}
+    for k in sorted(prev, reverse=True):
+        rest = [b for b in out[k] if id(b) not in taken]
+        if rest:
+            out[k] = rest
+        else:
+            out.pop(k)
+    return TableBlock(row + list(table), table.edges, table.ruled)
+
+
 def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
     """A header row set off from its table by a rule (or a total row below it) is cut
     off by the XY-cut's section gap: the last row of the block above a table (or the
@@ -115,6 +139,8 @@ def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
                 if rows[:-1]:
                     out.append([b for r in rows[:-1] for b in r])
                 block = TableBlock(rows[-1] + list(block), block.edges, block.ruled)
+            else:
+                block = _split_header(out, block)
         elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock):
             rows = group_rows(list(block))
             if _fits(rows[0], out[-1]):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pymupdf
 
+from gristmill.ocr.geometry import Box, TableBlock
 from gristmill.ocr.layout import render
 from gristmill.ocr.ruled import ruled_tables
+from gristmill.ocr.tables import join_table_rows, table_rows
 from gristmill.ocr.textlayer import page_lines
 
 ROWS = [
@@ -75,3 +77,22 @@ def test_single_rules_are_no_grid():
         page.draw_line((60, y), (480, y), width=0.5)
     page.draw_rect(pymupdf.Rect(40, 40, 555, 800), width=0.5)
     assert ruled_tables(page.get_drawings()) == []
+
+
+def test_header_row_cut_by_caption_gutter_joins_table():
+    """A caption above a table ends before the last column: the XY-cut's gutter after it
+    cuts the header row into two blocks (caption with the first cells, the last cell
+    alone), as on a journal page; the row still heads the table, the caption stays."""
+    caption = Box(306.1, 50.6, 454.1, 58.2, "Table 1. Fungal isolates used in this study")
+    head = [Box(306.1, 64.6, 321.1, 73.5, "No.a"), Box(346.9, 65.9, 370.5, 73.5, "Isolate"),
+            Box(419.5, 65.9, 455.1, 73.5, "Pathotype"), Box(498.6, 65.9, 522.6, 73.5, "Source")]
+    data = [("1", "G31", "Japanese pear", "Gifu, Japan"), ("2", "T88-52", "Japanese pear", "Tottori, Japan"),
+            ("3", "O-187", "Strawberry", "Iwate, Japan"), ("4", "AT-204", "Tobacco", "Aichi, Japan")]
+    cells = [Box(x, 83.7 + 9.2 * r, x + 5.2 * len(t), 91.3 + 9.2 * r, t)
+             for r, row in enumerate(data) for x, t in zip([310.1, 346.9, 419.5, 498.6], row)]
+    table = TableBlock(cells, [334.0, 395.0, 484.0])
+    blocks = join_table_rows([[caption] + head[:3], head[3:], table])
+    assert [b.text for b in blocks[0]] == ["Table 1. Fungal isolates used in this study"]
+    assert isinstance(blocks[1], TableBlock) and len(blocks) == 2
+    rows = [ln.text for ln in table_rows(blocks[1])]
+    assert rows[:2] == ["| No.a | Isolate | Pathotype | Source |", "| 1 | G31 | Japanese pear | Gifu, Japan |"]
