@@ -184,6 +184,31 @@ def _put_ruled(blocks: list[list[Box]], tables: dict[str, TableBlock]) -> list[l
     return out
 
 
+_CURRENCY = re.compile(r"^[$€£¥₹₩¢]$|^(US\$|USD|EUR|JPY|GBP|CHF|RMB)$")
+
+
+def merge_currency(boxes: list[Box]) -> list[Box]:
+    """A currency sign set as a box of its own (¥ or $ aligned left of a column of
+    amounts) joins the amount to its right on the same row, so the sign does not make a
+    column of its own nor split an amount's column."""
+    signs = [b for b in boxes if _CURRENCY.match(b.text.strip())]
+    if not signs:
+        return boxes
+    gone: set[int] = set()
+    merged: dict[int, Box] = {}
+    for s in signs:
+        right = [b for b in boxes if b is not s and id(b) not in gone and b.x0 >= s.x1 - 0.5
+                 and min(b.y1, s.y1) - max(b.y0, s.y0) > 0.5 * min(b.h, s.h) and b.x0 - s.x1 < 3 * s.h]
+        if not right:
+            continue
+        num = merged.get(id(n := min(right, key=lambda b: b.x0)), n)
+        if not any(ch.isdigit() for ch in num.text):
+            continue
+        merged[id(n)] = Box(s.x0, min(s.y0, num.y0), num.x1, max(s.y1, num.y1), f"{s.text.strip()} {num.text.strip()}")
+        gone.add(id(s))
+    return [merged.get(id(b), b) for b in boxes if id(b) not in gone]
+
+
 def order_boxes(boxes: list[Box], page_width: float, grids: list[Grid] | None = None) -> list[Line]:
     """Boxes of one page to lines in reading order, with paragraph starts marked; `grids`
     are the page's ruled tables (from its drawings), if known."""
@@ -191,7 +216,7 @@ def order_boxes(boxes: list[Box], page_width: float, grids: list[Grid] | None = 
     if not boxes:
         return []
     med_h = float(np.median([b.h for b in boxes])) or 1.0
-    boxes, ruled = _take_ruled(boxes, grids or [])
+    boxes, ruled = _take_ruled(merge_currency(boxes), grids or [])
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
     blocks = join_table_rows(_put_ruled(blocks, ruled) if ruled else blocks)

@@ -96,3 +96,25 @@ def test_header_row_cut_by_caption_gutter_joins_table():
     assert isinstance(blocks[1], TableBlock) and len(blocks) == 2
     rows = [ln.text for ln in table_rows(blocks[1])]
     assert rows[:2] == ["| No.a | Isolate | Pathotype | Source |", "| 1 | G31 | Japanese pear | Gifu, Japan |"]
+
+
+def test_currency_sign_joins_its_amount():
+    """¥ and $ set apart left of their amounts: each sign joins the amount to its right,
+    so a statement's columns stay amount columns (no column of signs)."""
+    from gristmill.ocr.layout import merge_currency, order_boxes
+
+    rows = [("Net sales", "4,462,509", "4,191,433"), ("Operating profit", "259,661", "230,186"),
+            ("Net profit", "233,512", "201,683"), ("Dividends", "85,871", "85,871")]
+    boxes = [Box(60, 80, 102, 89, "Yen (millions)"), Box(212, 80, 230, 89, "2020"), Box(292, 80, 310, 89, "2021")]
+    for r, (label, a, b) in enumerate(rows):
+        y = 100 + 12 * r
+        boxes += [Box(60, y, 60 + 4.5 * len(label), y + 9, label)]
+        for x, amount in ((190, a), (270, b)):
+            boxes += [Box(x, y, x + 4, y + 9, "¥"), Box(x + 12, y, x + 12 + 4.5 * len(amount), y + 9, amount)]
+    merged = merge_currency(boxes)
+    assert len(merged) == len(boxes) - 8
+    assert [b.text for b in merged if "233,512" in b.text] == ["¥ 233,512"]
+    assert merge_currency([Box(10, 0, 14, 9, "$"), Box(20, 0, 50, 9, "total")])[0].text == "$"  # no amount
+    text = render(order_boxes(boxes, 595))
+    assert "| Net profit | ¥ 233,512 | ¥ 201,683 |" in text
+    assert "| Yen (millions) | 2020 | 2021 |" in text
