@@ -4,7 +4,8 @@ columns (a multi-level header, which Markdown cannot write).
 
 A block with two or more columns of short cells whose rows line up is a table; ruling
 lines are not needed (measured against pymupdf's and pdfplumber's table finders: see
-README, "PDFs and OCR").
+README, "PDFs and OCR"). Where a text layer's page draws them, `ruled.py` takes the cells
+from the rules instead (cells that wrap onto several lines), and its tables are written here.
 """
 
 from __future__ import annotations
