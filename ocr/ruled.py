@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gristmill.ocr.geometry import Box
+from gristmill.ocr.geometry import Box, group_rows
 
 _THIN = 2.0   # a filled rectangle at most this thick is a rule
 _TOL = 2.0    # rules this close meet (or are one rule)
@@ -140,17 +140,38 @@ def ruled_tables(drawings, min_rows: int = 2, min_cols: int = 2) -> list[Grid]:
     return sorted(grids, key=lambda g: (g.ys[0], g.xs[0]))
 
 
+def _bands(grid: Grid, boxes: list[Box]) -> list[tuple[float, float, list[float]]]:
+    """Rows between the rules, each with its column cuts. A band whose text lines line up
+    across two or more cells on two or more lines holds several rows ruled only around
+    them (a statement ruled under its totals), not wrapped cells: each text row is a band."""
+    out = []
+    for y0, y1 in zip(grid.ys, grid.ys[1:]):
+        if y1 - y0 < _MIN_ROW:
+            continue
+        mid = (y0 + y1) / 2
+        cuts = _cluster([x for x, v0, v1 in grid.verticals if v0 - _TOL <= mid <= v1 + _TOL])
+        cuts = _cluster(sorted(set([grid.xs[0]] + cuts + [grid.xs[-1]])))
+        inside = [b for b in boxes if y0 <= (b.y0 + b.y1) / 2 <= y1]
+        rows = group_rows(inside)
+
+        def cell(b: Box) -> int:
+            return sum(1 for c in cuts if (b.x0 + b.x1) / 2 >= c)
+
+        across = sum(1 for r in rows if len({cell(b) for b in r}) >= 2)
+        if across >= 2:
+            for r in rows:
+                out.append((min(b.y0 for b in r) - 0.1, max(b.y1 for b in r) + 0.1, cuts))
+        else:
+            out.append((y0, y1, cuts))
+    return out
+
+
 def cell_boxes(grid: Grid, boxes: list[Box]) -> list[Box]:
     """One box per filled cell of the grid, its text the cell's lines in reading order
     joined with spaces; the box spans the cell, so a cell over several columns (no rule
     between them in its row) crosses the column edges."""
-    bands = [(a, b) for a, b in zip(grid.ys, grid.ys[1:]) if b - a >= _MIN_ROW]
     out = []
-    for y0, y1 in bands:
-        mid = (y0 + y1) / 2
-        cuts = _cluster([x for x, v0, v1 in grid.verticals if v0 - _TOL <= mid <= v1 + _TOL])
-        cuts = sorted(set([grid.xs[0]] + cuts + [grid.xs[-1]]))
-        cuts = _cluster(cuts)
+    for y0, y1, cuts in _bands(grid, boxes):
         for x0, x1 in zip(cuts, cuts[1:]):
             inside = [b for b in boxes if x0 <= (b.x0 + b.x1) / 2 <= x1 and y0 <= (b.y0 + b.y1) / 2 <= y1]
             if not inside:

@@ -118,3 +118,22 @@ def test_currency_sign_joins_its_amount():
     text = render(order_boxes(boxes, 595))
     assert "| Net profit | ¥ 233,512 | ¥ 201,683 |" in text
     assert "| Yen (millions) | 2020 | 2021 |" in text
+
+
+def test_band_of_aligned_rows_is_several_rows():
+    """Rules only around the header and at the bottom (cells drawn with column rules): the
+    body band holds three rows whose lines line up across cells, so they stay three rows."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    for y in (100, 130, 200):
+        page.draw_line((XS[0], y), (XS[-1], y), width=0.5)
+    for x in XS:
+        page.draw_line((x, 100), (x, 200), width=0.5)
+    page.insert_text((XS[0] + 4, 114), "Name", fontsize=9)
+    page.insert_text((XS[1] + 4, 114), "Unit", fontsize=9)
+    page.insert_text((XS[2] + 4, 114), "Value", fontsize=9)
+    for r, (name, unit, value) in enumerate([("Alpha", "kg", "12"), ("Beta", "m", "7"), ("Gamma", "s", "3")]):
+        for x, text in zip(XS, (name, unit, value)):
+            page.insert_text((x + 4, 146 + 14 * r), text, fontsize=9)
+    rows = _table_text(page).splitlines()
+    assert rows[2:] == ["| Alpha | kg | 12 |", "| Beta | m | 7 |", "| Gamma | s | 3 |"]
