@@ -17,6 +17,7 @@ from gristmill.ocr.geometry import Box, group_rows
 _THIN = 2.0   # a filled rectangle at most this thick is a rule
 _TOL = 2.0    # rules this close meet (or are one rule)
 _MIN_ROW = 6.0  # a band thinner than this between two rules is a double rule, not a row
+MAX_RULES = 1500  # more rule segments than this on a page: a drawing, not tables
 
 
 @dataclass
@@ -99,6 +100,8 @@ def ruled_tables(drawings, min_rows: int = 2, min_cols: int = 2) -> list[Grid]:
     """Grids of rules that meet: connected groups of horizontal and vertical rules
     with at least `min_rows` rows and `min_cols` columns."""
     hs, vs = _segments(drawings)
+    if len(hs) + len(vs) > MAX_RULES:  # a chart or map, not a table; the pairing below is quadratic
+        return []
     segs = [("h", s) for s in hs] + [("v", s) for s in vs]
     parent = list(range(len(segs)))
 

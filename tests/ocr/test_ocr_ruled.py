@@ -137,3 +137,20 @@ def test_band_of_aligned_rows_is_several_rows():
             page.insert_text((x + 4, 146 + 14 * r), text, fontsize=9)
     rows = _table_text(page).splitlines()
     assert rows[2:] == ["| Alpha | kg | 12 |", "| Beta | m | 7 |", "| Gamma | s | 3 |"]
+
+
+def test_page_of_many_rules_is_a_drawing():
+    """A chart's thousands of strokes are not searched for grids (the search is quadratic)."""
+    from gristmill.ocr import ruled
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    shape = page.new_shape()
+    for k in range(ruled.MAX_RULES // 2 + 10):
+        x, y = 20 + (k % 50) * 11, 20 + (k // 50) * 9
+        shape.draw_line((x, y), (x + 8, y))
+        shape.draw_line((x, y), (x, y + 7))
+    shape.finish(width=0.3)
+    shape.commit()
+    assert len(page.get_drawings()[0]["items"]) > ruled.MAX_RULES
+    assert ruled_tables(page.get_drawings()) == []
