@@ -24,7 +24,7 @@ class Assembled:
 
 
 def _lines(raw) -> list[Line]:
-    return [Line(*t) for t in raw]  # (text, x0, y0, x1, y1, para_break[, table])
+    return [Line(*t) for t in raw]  # (text, x0, y0, x1, y1, para_break[, table[, line_h]])
 
 
 def assemble(n_pages: int, pages: dict[int, dict], remove_running: bool = True) -> Assembled:

@@ -13,6 +13,7 @@ class Box:
     x1: float
     y1: float
     text: str
+    line_h: float = 0.0  # a ruled cell's box spans its lines: the height of one of them
 
     @property
     def h(self) -> float:
@@ -28,18 +29,20 @@ class Line:
     y1: float
     para_break: bool = False  # a paragraph starts at this line
     table: int = 0            # > 0: a Markdown row of table number `table` on its page
+    line_h: float = 0.0       # > 0: height of one text line in a ruled table's row (cells wrap)
 
     def as_tuple(self) -> tuple:
         """The form pages travel in between the worker and the parent (pickled)."""
-        return (self.text, self.x0, self.y0, self.x1, self.y1, self.para_break, self.table)
+        return (self.text, self.x0, self.y0, self.x1, self.y1, self.para_break, self.table, self.line_h)
 
 
 class TableBlock(list):
     """Boxes of one table (a list of Box) with the x edges between its columns."""
 
-    def __init__(self, boxes: list[Box], edges: list[float]):
+    def __init__(self, boxes: list[Box], edges: list[float], ruled: bool = False):
         super().__init__(boxes)
         self.edges = edges
+        self.ruled = ruled  # cells come from rule lines: one box per cell, no wrapped rows to join
 
 
 def group_rows(boxes: list[Box]) -> list[list[Box]]:

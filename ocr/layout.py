@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
+from gristmill.ocr.ruled import Grid, cell_boxes
 from gristmill.ocr.tables import columns, is_table, join_table_rows, n_columns, table_block, table_rows
 
 __all__ = ["Box", "Line", "TableBlock", "find_gutters", "group_lines", "order_boxes", "remove_running_lines", "render"]
@@ -132,15 +133,93 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
     _xy_cut(ordered[k:], min_gap, out, depth + 1, section_gap)
 
 
-def order_boxes(boxes: list[Box], page_width: float) -> list[Line]:
-    """Boxes of one page to lines in reading order, with paragraph starts marked."""
+def _take_ruled(boxes: list[Box], grids: list[Grid]) -> tuple[list[Box], dict[str, TableBlock]]:
+    """The boxes inside each ruled grid become that grid's table (one box per cell); a
+    placeholder box the size of the grid stands in for it in the XY-cut, so the table is
+    read where it sits. A grid counts when its cells fill two rows and two columns."""
+    tables: dict[str, TableBlock] = {}
+    for i, grid in enumerate(grids):
+        inside = [b for b in boxes if grid.holds(b)]
+        cells = cell_boxes(grid, inside)
+        edges = grid.xs[1:-1]
+        cols = {sum(1 for e in edges if (c.x0 + c.x1) / 2 >= e) for c in cells}
+        if len(cols) < 2 or len(group_rows(cells)) < 2:
+            continue
+        key = f"\x00ruled{i}"
+        tables[key] = TableBlock(cells, edges, ruled=True)
+        held = {id(b) for b in inside}
+        tight = (min(c.x0 for c in cells), min(c.y0 for c in cells), max(c.x1 for c in cells), max(c.y1 for c in cells))
+        boxes = [b for b in boxes if id(b) not in held] + [Box(*tight, key)]
+    return boxes, tables
+
+
+def _put_ruled(blocks: list[list[Box]], tables: dict[str, TableBlock]) -> list[list[Box]]:
+    """Placeholders back to their tables; a block holding one besides other boxes is cut
+    into the rows above the table, the table, and the rows below."""
+    out: list[list[Box]] = []
+    for block in blocks:
+        marks = [b for b in block if b.text in tables]
+        if not marks:
+            out.append(block)
+            continue
+
+        def part(bs: list[Box]) -> list[Box]:  # an unruled table beside the grid stays one
+            return TableBlock(bs, block.edges) if isinstance(block, TableBlock) else bs
+
+        rest = [b for b in block if b.text not in tables]
+        for m in sorted(marks, key=lambda b: b.y0):
+            # Text in a column beside the table (no x overlap) is read before it (left) or
+            # after it (right); text over or under it, above or below it.
+            left = [b for b in rest if b.x1 <= m.x0]
+            right = [b for b in rest if b.x0 >= m.x1]
+            over = [b for b in rest if b.x1 > m.x0 and b.x0 < m.x1]
+            above = [b for b in over if (b.y0 + b.y1) / 2 < m.y0]
+            for bs in (left, above):
+                if bs:
+                    out.append(part(bs))
+            out.append(tables[m.text])
+            rest = [b for b in over if (b.y0 + b.y1) / 2 >= m.y0] + right
+        if rest:
+            out.append(part(rest))
+    return out
+
+
+_CURRENCY = re.compile(r"^[$€£¥₹₩¢]$|^(US\$|USD|EUR|JPY|GBP|CHF|RMB)$")
+
+
+def merge_currency(boxes: list[Box]) -> list[Box]:
+    """A currency sign set as a box of its own (¥ or $ aligned left of a column of
+    amounts) joins the amount to its right on the same row, so the sign does not make a
+    column of its own nor split an amount's column."""
+    signs = [b for b in boxes if _CURRENCY.match(b.text.strip())]
+    if not signs:
+        return boxes
+    gone: set[int] = set()
+    merged: dict[int, Box] = {}
+    for s in signs:
+        right = [b for b in boxes if b is not s and id(b) not in gone and b.x0 >= s.x1 - 0.5
+                 and min(b.y1, s.y1) - max(b.y0, s.y0) > 0.5 * min(b.h, s.h) and b.x0 - s.x1 < 3 * s.h]
+        if not right:
+            continue
+        num = merged.get(id(n := min(right, key=lambda b: b.x0)), n)
+        if not any(ch.isdigit() for ch in num.text):
+            continue
+        merged[id(n)] = Box(s.x0, min(s.y0, num.y0), num.x1, max(s.y1, num.y1), f"{s.text.strip()} {num.text.strip()}")
+        gone.add(id(s))
+    return [merged.get(id(b), b) for b in boxes if id(b) not in gone]
+
+
+def order_boxes(boxes: list[Box], page_width: float, grids: list[Grid] | None = None) -> list[Line]:
+    """Boxes of one page to lines in reading order, with paragraph starts marked; `grids`
+    are the page's ruled tables (from its drawings), if known."""
     boxes = [b for b in boxes if b.text and b.text.strip() and b.x1 > b.x0]
     if not boxes:
         return []
     med_h = float(np.median([b.h for b in boxes])) or 1.0
+    boxes, ruled = _take_ruled(merge_currency(boxes), grids or [])
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
-    blocks = join_table_rows(blocks)
+    blocks = join_table_rows(_put_ruled(blocks, ruled) if ruled else blocks)
     lines: list[Line] = []
     tables = 0
     for block in blocks:

@@ -133,8 +133,10 @@ def margin_lines(lines: list[Line], width: float, height: float) -> set[int]:
     flat = [i for i, ln in enumerate(lines) if not ln.table and not _turned(ln) and ln.text.strip()]
     if len(flat) < 3:
         return set()
-    heights = np.array([_h(lines[i]) for i in flat])
-    weights = np.array([len(lines[i].text) for i in flat], float)
+    # A ruled table's rows (cells that wrap) count at their text's line height.
+    sized = flat + [i for i, ln in enumerate(lines) if ln.table and ln.line_h > 0]
+    heights = np.array([lines[i].line_h or _h(lines[i]) for i in sized])
+    weights = np.array([len(lines[i].text) for i in sized], float)
     order = np.argsort(heights)
     cum = np.cumsum(weights[order])
     body_h = float(heights[order][np.searchsorted(cum, cum[-1] / 2)]) or 1.0  # char-weighted median

@@ -4,7 +4,8 @@ columns (a multi-level header, which Markdown cannot write).
 
 A block with two or more columns of short cells whose rows line up is a table; ruling
 lines are not needed (measured against pymupdf's and pdfplumber's table finders: see
-README, "PDFs and OCR").
+README, "PDFs and OCR"). Where a text layer's page draws them, `ruled.py` takes the cells
+from the rules instead (cells that wrap onto several lines), and its tables are written here.
 """
 
 from __future__ import annotations
@@ -101,6 +102,30 @@ def _fits(row: list[Box], table: TableBlock) -> bool:
     return gap < 4 * pitch
 
 
+def _split_header(out: list[list[Box]], table: TableBlock) -> TableBlock:
+    """A header row whose last cell stands past the end of a caption above it is cut
+    by the caption's gutter into two blocks: the row nearest the table, taken from the
+    last two blocks before it, joins the table when its boxes lie over the table, fall in
+    distinct columns and fill at least half of them; the blocks keep the rest, in order."""
+    prev = [k for k in (len(out) - 2, len(out) - 1) if k >= 0 and not isinstance(out[k], TableBlock)]
+    top = min(b.y0 for b in table)
+    x0, x1 = min(b.x0 for b in table), max(b.x1 for b in table)
+    pool = [b for k in prev for b in out[k] if b.y1 <= top and x0 - 1 <= (b.x0 + b.x1) / 2 <= x1 + 1]
+    if len(prev) < 2 or not pool:
+        return table
+    row = group_rows(pool)[-1]
+    if not _fits(row, table) or len(row) < 0.5 * (len(table.edges) + 1):
+        return table
+    taken = {id(b) for b in row}
+    for k in sorted(prev, reverse=True):
+        rest = [b for b in out[k] if id(b) not in taken]
+        if rest:
+            out[k] = rest
+        else:
+            out.pop(k)
+    return TableBlock(row + list(table), table.edges, table.ruled)
+
+
 def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
     """A header row set off from its table by a rule (or a total row below it) is cut
     off by the XY-cut's section gap: the last row of the block above a table (or the
@@ -114,11 +139,13 @@ def join_table_rows(blocks: list[list[Box]]) -> list[list[Box]]:
                 out.pop()
                 if rows[:-1]:
                     out.append([b for r in rows[:-1] for b in r])
-                block = TableBlock(rows[-1] + list(block), block.edges)
+                block = TableBlock(rows[-1] + list(block), block.edges, block.ruled)
+            else:
+                block = _split_header(out, block)
         elif not isinstance(block, TableBlock) and out and isinstance(out[-1], TableBlock):
             rows = group_rows(list(block))
             if _fits(rows[0], out[-1]):
-                out[-1] = TableBlock(list(out[-1]) + rows[0], out[-1].edges)
+                out[-1] = TableBlock(list(out[-1]) + rows[0], out[-1].edges, out[-1].ruled)
                 block = [b for r in rows[1:] for b in r]
                 if not block:
                     continue
@@ -201,11 +228,11 @@ def table_rows(block: TableBlock) -> list[Line]:
             # A header over several columns: it crosses a column edge, or is much wider than
             # its column's cells (a centred group header, narrower than the columns it covers).
             last = sum(1 for e in edges if b.x1 > e + 0.25 * b.h)
-            if last > k or (b.x1 - b.x0) > 2.5 * col_width.get(k, b.x1 - b.x0):
+            if last > k or (not block.ruled and (b.x1 - b.x0) > 2.5 * col_width.get(k, b.x1 - b.x0)):
                 span[k] = 2  # marks it; `_widen` sets the span from the empty cells beside it
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
-        if len(rows) > 1:
+        if len(rows) > 1 and not block.ruled:
             above = rows[-1]
             filled = [bool(c) for c in cells]
             if (y0 - above[4] < 0.3 * pitch and not all(filled)
@@ -223,4 +250,5 @@ def table_rows(block: TableBlock) -> list[Line]:
         texts = _html_rows(rows, spans)
     else:
         texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells, *_ in rows]
-    return [Line(t, x0, y0, x1, y1) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]
+    line_h = float(np.median([b.line_h for b in block])) if block.ruled else 0.0
+    return [Line(t, x0, y0, x1, y1, line_h=line_h) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]

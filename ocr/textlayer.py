@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 
 from gristmill.ocr.layout import Box, Line, order_boxes
+from gristmill.ocr.ruled import ruled_tables
 
 # Script groups that legitimately mix on one page (Japanese uses all of the first group).
 _SCRIPT_GROUP = {
@@ -134,4 +135,5 @@ def page_lines(page, angle: int = 0, visible_only: bool = True) -> list[Line]:
             x0, y0, x1, y1 = _rotate_box(*line["bbox"], angle, w, h)
             boxes.append(Box(x0, y0, x1, y1, text))
     width = h if angle in (90, 270) else w
-    return order_boxes(boxes, width)
+    grids = ruled_tables(page.get_drawings()) if angle == 0 else []  # rules of turned pages not turned
+    return order_boxes(boxes, width, grids)
