@@ -65,7 +65,9 @@ def test_bombs_stay_within_limits(tmp_path, shared_data):
         assert r["records_in"] == r["docs"] + len(r["reasons"]) == 1, name  # a document or a reason
         assert r["worker_peak_rss_mb"] is None or r["worker_peak_rss_mb"] <= PDF["mem"], (name, r)
         assert r["seconds"] <= PDF["doc"] + 5, (name, r["seconds"])
-    assert report["pdf"]["flate_bomb.pdf"]["reasons"] == ["too_many_failed_pages"]
+    # the page's render either fails inside the worker's limits (a failed page) or, where it
+    # fits, gives a blank image with nothing to read: dropped either way, never a document
+    assert report["pdf"]["flate_bomb.pdf"]["reasons"] in (["too_many_failed_pages"], ["no_text"])
 
 
 def test_bombs_through_the_command_line_are_counted_drops(tmp_path):

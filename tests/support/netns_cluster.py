@@ -32,7 +32,7 @@ HOSTS = ["sched", "w1", "w2", "client"]
 WORKFLOW_NAME = "cluster"
 # what bookkeeping JSON may differ between two equal runs: how long, on which worker, and how
 # many temp files a killed worker's cut-off writes left for the runner to remove
-VOLATILE_KEYS = {"seconds", "wall_seconds", "worker", "workers", "phase_seconds", "phase_worker_mib",
+VOLATILE_KEYS = {"seconds", "wall_seconds", "worker", "workers", "phases", "phase_seconds", "phase_worker_mib",
                  "temp_files_removed"}
 
 
