@@ -153,6 +153,9 @@ class PdfWorker:
     def run(self, pdf, opts: dict, page_timeout_s: float = 120.0, doc_timeout_s: float = 1800.0) -> DocResult:
         """Process one PDF (a path or bytes). Never raises for a bad PDF: the reason is in
         `DocResult.error`, failed pages are marked `route == "failed"`."""
+        if isinstance(pdf, str):
+            # the shared child may have been started in another working directory
+            pdf = os.path.abspath(pdf)
         t0 = time.monotonic()
         doc_deadline = t0 + doc_timeout_s
         res = DocResult()

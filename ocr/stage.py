@@ -9,8 +9,6 @@ memory limit; a PDF that cannot be read is dropped with a reason, never lost.
 
 from __future__ import annotations
 
-import os
-
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -113,9 +111,7 @@ class OcrStage(Stage):
         if b"%PDF" not in head:
             return self._drop_one({"id": stable_id(path), "origin_file": path}, "not_pdf",
                                   f"no %PDF header in the first 1024 bytes: {head[:16]!r}")
-        # the shared PDF child may have been started in another working directory: give it an
-        # absolute path (origin_file keeps the path as given)
-        src = os.path.abspath(path) if "://" not in path else fsspec.open(path, "rb").open().read()
+        src = path if "://" not in path else fsspec.open(path, "rb").open().read()
         row = {"id": stable_id(path), "origin_file": path}
         return self._collect([self._one(src, row, truncated=False)])
 
