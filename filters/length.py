@@ -39,7 +39,7 @@ class LengthFilter(Stage):
         min_words, max_words = self.cfg.min_words, self.cfg.max_words
         text = table.column("text")
         words = word_counts(text)
-        empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
+        empty = pc.equal(words, 0)  # word_counts is 0 exactly for null or all-whitespace text
         reason = pc.case_when(
             pc.make_struct(empty, pc.less(words, min_words), pc.greater(words, max_words)),
             pa.scalar("empty", pa.string()),
