@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
+from gristmill.ocr.number_columns import number_column_edges
 from gristmill.ocr.ruled import Grid, cell_boxes
 from gristmill.ocr.tables import columns, is_table, join_table_rows, n_columns, table_block, table_rows
 
@@ -111,6 +112,9 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
         return
     one_line = max(b.y0 for b in boxes) < min(b.y1 for b in boxes)  # wide word spaces are no gutter
     gutters = [] if one_line else find_gutters(boxes, min_gap=min_gap, span_tolerance=0.0)
+    # Figure columns set closer than a gutter (financial statements): found by their
+    # right-aligned amounts; they win over a gutter table that has fewer columns.
+    figures = None if one_line else number_column_edges(boxes, gutters)
     if gutters:
         # Columns under a spanning header cell: gutters that at most a few boxes cross.
         loose = find_gutters(boxes, min_gap=min_gap, span_tolerance=min(3, max(1, 0.02 * len(boxes))) / len(boxes))
@@ -118,13 +122,16 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
             edges = [(g0 + g1) / 2 for g0, g1 in cand]
             cols = columns(boxes, edges)
             if len(cols) >= 2 and is_table(cols):
-                table_block(boxes, edges, out)
+                table_block(boxes, figures if figures and len(figures) > len(edges) else edges, out)
                 return
         cols = columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
-        if len(cols) > 1:
+        if len(cols) > 1:  # (each column is looked at for figure columns of its own)
             for col in cols:
                 _xy_cut(col, min_gap, out, depth + 1, section_gap)
             return
+    if figures:
+        table_block(boxes, figures, out)
+        return
     if not gaps:
         out.append(boxes)
         return

@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
+from gristmill.ocr.number_columns import is_amount
 
 
 def _key_value(cols: list[list[Box]]) -> bool:
@@ -75,16 +76,27 @@ def table_block(boxes: list[Box], edges: list[float], out: list[list[Box]]) -> N
     rows = group_rows(boxes)
     pitch = float(np.median([max(b.y1 for b in r) - min(b.y0 for b in r) for r in rows]))
 
-    def caption(row: list[Box], neighbour: list[Box]) -> bool:
-        gap = max(min(b.y0 for b in row), min(b.y0 for b in neighbour)) - min(
-            max(b.y1 for b in row), max(b.y1 for b in neighbour))
-        return len(row) == 1 and any(row[0].x0 < e < row[0].x1 for e in edges) and gap > pitch
+    def lone(row: list[Box]) -> bool:
+        return len(row) == 1 and any(row[0].x0 < e < row[0].x1 for e in edges)
 
-    head, tail = [], []
-    while len(rows) > 2 and caption(rows[0], rows[1]):
-        head.append(rows.pop(0))
-    while len(rows) > 2 and caption(rows[-1], rows[-2]):
-        tail.insert(0, rows.pop())
+    def gap(a: list[Box], b: list[Box]) -> float:
+        return max(min(x.y0 for x in a), min(x.y0 for x in b)) - min(max(x.y1 for x in a), max(x.y1 for x in b))
+
+    def caption_lines(rows: list[list[Box]]) -> int:
+        """Leading rows that are a caption: lone lines crossing a column edge (a caption
+        may take several lines), the last of them set apart from the next row by more
+        than a row's height."""
+        k = found = 0
+        while len(rows) - k > 2 and lone(rows[k]):
+            k += 1
+            if gap(rows[k - 1], rows[k]) > pitch:
+                found = k
+        return found
+
+    n = caption_lines(rows)
+    head, rows = rows[:n], rows[n:]
+    n = caption_lines(rows[::-1])
+    tail, rows = rows[len(rows) - n:], rows[:len(rows) - n]
     out.extend(head)
     out.append(TableBlock([b for r in rows for b in r], edges))
     out.extend(tail)
@@ -164,6 +176,7 @@ def n_columns(row: str) -> int:
     return row.count(" | ") + 1
 
 
+_YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year heads a column of figures; it is no figure itself
 _COLSPAN = re.compile(r"<t[hd](?: colspan=\"(\d+)\")?>")
 
 
@@ -192,7 +205,7 @@ def _html_rows(rows, spans: list[dict[int, int]]) -> list[str]:
     the one below it, are header rows (th)."""
     last_span = max(i for i, sp in enumerate(spans) if any(n > 1 for n in sp.values()))
     out = []
-    for i, (cells, *_rest) in enumerate(rows):
+    for i, cells in enumerate(rows):
         tag = "th" if i <= last_span + 1 else "td"
         parts, k = [], 0
         while k < len(cells):
@@ -204,14 +217,33 @@ def _html_rows(rows, spans: list[dict[int, int]]) -> list[str]:
     return out
 
 
+def _aligned(upper: list[Box], lower: list[Box]) -> bool:
+    """Two lines of one cell: left edges, centres or right edges within a quarter line."""
+    a0, a1 = min(b.x0 for b in upper), max(b.x1 for b in upper)
+    b0, b1 = min(b.x0 for b in lower), max(b.x1 for b in lower)
+    tol = 0.25 * min(min(b.h for b in upper), min(b.h for b in lower))
+    return abs(a0 - b0) <= tol or abs(a1 - b1) <= tol or abs((a0 + a1) - (b0 + b1)) / 2 <= tol
+
+
+def _stacked_header(above: list[list[Box]], cells: list[list[Box]]) -> bool:
+    """Header lines stacked in their columns (a heading over a column of figures, set on
+    several lines and aligned at the bottom: "Non-controlling" over "interests", beside
+    one-line headings): every cell of the upper line goes on in the line below, aligned
+    with it; the line below may start cells of its own."""
+    filled = [k for k, c in enumerate(above) if c]
+    return bool(filled) and all(cells[k] and _aligned(above[k], cells[k]) for k in filled)
+
+
 def table_rows(block: TableBlock) -> list[Line]:
     """One Markdown row (`| a | b |`) per row of the table; a box goes to the column it
-    starts in, boxes sharing a cell join with a space. A row that only continues
-    cells of the row above (a wrapped cell: set tighter than the row pitch) joins it.
-    A cell in the first three rows that crosses column edges (a header over several
-    columns) makes the table HTML, with that cell's colspan."""
+    starts in, boxes sharing a cell join with a space (top to bottom, then left to right).
+    A row that only continues cells of the row above (a wrapped cell: set tighter than
+    the row pitch) joins it; so do the lines of a header stacked over columns of figures
+    (`_stacked_header`, above the first row with an amount). A cell in the first three rows
+    that crosses column edges (a header over several columns) makes the table HTML, with
+    that cell's colspan."""
     edges = block.edges
-    rows: list[tuple[list[str], float, float, float, float]] = []
+    rows: list[tuple[list[list[Box]], float, float, float, float]] = []
     spans: list[dict[int, int]] = []
     starts: dict[int, list[float]] = {}
     for b in block:
@@ -219,12 +251,14 @@ def table_rows(block: TableBlock) -> list[Line]:
     col_width = {k: float(np.median(w)) for k, w in starts.items()}
     groups = group_rows(list(block))
     pitch = float(np.median([max(b.y1 for b in g) - min(b.y0 for b in g) for g in groups]))
+    figures = any(is_amount(b.text) for b in block)
+    in_header = figures and not block.ruled  # no row with an amount seen yet
     for parts in groups:
-        cells = [""] * (len(edges) + 1)
+        cells: list[list[Box]] = [[] for _ in range(len(edges) + 1)]
         span: dict[int, int] = {}
         for b in parts:
             k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
-            cells[k] = f"{cells[k]} {b.text.strip()}".strip()
+            cells[k].append(b)
             # A header over several columns: it crosses a column edge, or is much wider than
             # its column's cells (a centred group header, narrower than the columns it covers).
             last = sum(1 for e in edges if b.x1 > e + 0.25 * b.h)
@@ -232,23 +266,27 @@ def table_rows(block: TableBlock) -> list[Line]:
                 span[k] = 2  # marks it; `_widen` sets the span from the empty cells beside it
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
-        if len(rows) > 1 and not block.ruled:
+        in_header = in_header and not any(is_amount(b.text) and not _YEAR.match(b.text.strip()) for b in parts)
+        if rows and not block.ruled and y0 - rows[-1][4] < 0.3 * pitch:
             above = rows[-1]
             filled = [bool(c) for c in cells]
-            if (y0 - above[4] < 0.3 * pitch and not all(filled)
-                    and all(above[0][k] for k, f in enumerate(filled) if f)):
-                merged = [f"{a} {c}".strip() for a, c in zip(above[0], cells)]
+            wrapped = (len(rows) > 1 and not all(filled)
+                       and all(above[0][k] for k, f in enumerate(filled) if f))
+            if wrapped or (in_header and _stacked_header(above[0], cells)):
+                merged = [a + c for a, c in zip(above[0], cells)]
                 rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)
                 continue
         rows.append((cells, x0, y0, x1, y1))
         spans.append(span)
+    texts_of = [[" ".join(b.text.strip() for line in group_rows(c) for b in line).strip() for c in cells]
+                for cells, *_ in rows]
     # Only a header (first three rows) spanning columns needs HTML; a long cell further down
     # that runs over the next, empty, column stays Markdown.
     if any(n > 1 for sp in spans[:3] for n in sp.values()):
-        spans = [_widen(rows[i][0], sp) if i < 3 else {} for i, sp in enumerate(spans)]
+        spans = [_widen(texts_of[i], sp) if i < 3 else {} for i, sp in enumerate(spans)]
     if any(n > 1 for sp in spans[:3] for n in sp.values()):
-        texts = _html_rows(rows, spans)
+        texts = _html_rows(texts_of, spans)
     else:
-        texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells, *_ in rows]
+        texts = ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in texts_of]
     line_h = float(np.median([b.line_h for b in block])) if block.ruled else 0.0
     return [Line(t, x0, y0, x1, y1, line_h=line_h) for t, (_, x0, y0, x1, y1) in zip(texts, rows)]

@@ -1,0 +1,101 @@
+"""Columns of a financial statement (or any table of figures) from the alignment of its
+numbers, where the gaps between the columns are too narrow for a gutter.
+
+Statements set their figure columns a few points apart (a "¥" or "$" in front of each
+amount narrows the gap further), so the gutter width that separates columns of prose
+(about a line height, or a share of the page width) finds none. What marks such columns is
+not the gap but the numbers themselves: amounts in a column are right-aligned, so their
+right edges fall within a fraction of a character of each other down the rows (a closing
+parenthesis hangs out a little), while the next column's right edges lie a column width
+away. A cluster of right edges that recurs over several rows is a column, whatever the
+space beside it; its numbers must not overlap the next cluster's, and few boxes may cross
+the column edges (lines of prose that contain numbers do, and are left alone).
+
+`number_column_edges` returns the x edges of such a table (label column, figure columns,
+and any text column a gutter sets off), or None when the boxes are not one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from gristmill.ocr.geometry import Box, group_rows
+
+# An amount as a cell of its own: an optional currency sign, an optional sign or
+# parenthesis (negative), digits with thousands/decimal separators, an optional percent; or
+# a dash standing for nil.
+_AMOUNT = re.compile(r"^(?:[$€£¥₹₩¢]|US\$|USD|EUR)?\s*[(\[]?[-+−–]?\s*\d[\d,.\s]*%?[)\]]?%?$|^[-−–—―]$")
+_MIN_FIGURES = 3       # a figure column holds at least this many amounts
+_MIN_COLUMNS = 2       # figure columns needed (one column of page numbers is a contents list)
+_MAX_CROSSING = 0.05   # share of boxes that may cross a column edge (spanning header cells)
+
+
+def is_amount(text: str) -> bool:
+    return bool(_AMOUNT.match(text.strip()))
+
+
+def _right_edge_clusters(amounts: list[Box], tol: float) -> list[list[Box]]:
+    """Amounts grouped by right edge: sorted by x1, a new group where the next right edge
+    lies more than `tol` beyond the last one."""
+    groups: list[list[Box]] = []
+    for b in sorted(amounts, key=lambda b: b.x1):
+        if groups and b.x1 - groups[-1][-1].x1 <= tol:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    return groups
+
+
+def number_column_edges(boxes: list[Box], gutters: list[tuple[float, float]] = ()) -> list[float] | None:
+    """Column edges of a table whose figure columns are found by their right-aligned
+    amounts; `gutters` are the block's ordinary column gutters, kept where they fall left of
+    the first figure column or right of the last (text columns beside the figures)."""
+    amounts = [b for b in boxes if is_amount(b.text)]
+    if len(amounts) < _MIN_FIGURES * _MIN_COLUMNS:
+        return None
+    h = float(np.median([b.h for b in boxes])) or 1.0
+    # Right edges of one column differ by a closing parenthesis or OCR jitter: under half a
+    # line height; two columns' by at least the width of their narrowest amount.
+    rows_with_amounts = len(group_rows(amounts))
+    need = max(_MIN_FIGURES, 0.2 * rows_with_amounts)
+    figure_cols = [c for c in _right_edge_clusters(amounts, 0.5 * h) if len(c) >= need]
+    if len(figure_cols) < _MIN_COLUMNS:
+        return None
+    spans = [(min(b.x0 for b in c), max(b.x1 for b in c)) for c in figure_cols]
+    if any(b0 <= a1 for (_, a1), (b0, _) in zip(spans, spans[1:])):
+        return None  # the "columns" overlap: right edges that line up by chance
+    # Between figure columns the edge sits just right of the left column's right edge: a
+    # header is centred over its figures and may start left of them, but not left of the
+    # previous column's figures.
+    edges = [a1 + 0.25 * (b0 - a1) for (_, a1), (b0, _) in zip(spans, spans[1:])]
+    first_x0, last_x1 = spans[0][0], spans[-1][1]
+    left = [b.x1 for b in boxes if b.x1 <= first_x0]
+    label_end = max(left) if left else first_x0
+    if left:  # the label column ends where its longest label does
+        edges.insert(0, (label_end + first_x0) / 2)
+    # Gutters among the labels (more text columns) or right of the figures (a notes column).
+    edges = ([(g0 + g1) / 2 for g0, g1 in gutters if g1 < label_end] + edges
+             + [(g0 + g1) / 2 for g0, g1 in gutters if g0 >= last_x1])
+    if not _lines_up(boxes, amounts, figure_cols, edges, h):
+        return None
+    return edges
+
+
+def _lines_up(boxes: list[Box], amounts: list[Box], figure_cols: list[list[Box]], edges: list[float],
+              h: float) -> bool:
+    """The figures form rows (most rows that hold an amount hold amounts of two or more
+    figure columns, or an amount beside a label), and few boxes cross a column edge."""
+    crossing = sum(1 for b in boxes if any(b.x0 < e - 0.25 * h and b.x1 > e + 0.25 * h for e in edges))
+    if crossing > max(2, _MAX_CROSSING * len(boxes)):
+        return False
+    col_of = {id(b): k for k, c in enumerate(figure_cols) for b in c}
+    good = total = 0
+    for row in group_rows(boxes):
+        figs = {col_of[id(b)] for b in row if id(b) in col_of}
+        if not any(is_amount(b.text) for b in row):
+            continue
+        total += 1
+        good += len(figs) >= 2 or (len(figs) == 1 and any(not is_amount(b.text) for b in row))
+    return total > 0 and good >= 0.8 * total and sum(1 for a in amounts if id(a) in col_of) >= 0.6 * len(amounts)
