@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
-from gristmill.ocr.number_columns import number_column_edges
+from gristmill.ocr.number_columns import number_column_edges, split_amount_runs
 from gristmill.ocr.ruled import Grid, cell_boxes
 from gristmill.ocr.tables import columns, is_table, join_table_rows, n_columns, table_block, table_rows
 
@@ -191,7 +191,7 @@ def _put_ruled(blocks: list[list[Box]], tables: dict[str, TableBlock]) -> list[l
     return out
 
 
-_CURRENCY = re.compile(r"^[$€£¥₹₩¢]$|^(US\$|USD|EUR|JPY|GBP|CHF|RMB)$")
+_CURRENCY = re.compile(r"^[$€£¥￥₹₩¢]$|^(US\$|USD|EUR|JPY|GBP|CHF|RMB)$")
 
 
 def merge_currency(boxes: list[Box]) -> list[Box]:
@@ -204,7 +204,8 @@ def merge_currency(boxes: list[Box]) -> list[Box]:
     gone: set[int] = set()
     merged: dict[int, Box] = {}
     for s in signs:
-        right = [b for b in boxes if b is not s and id(b) not in gone and b.x0 >= s.x1 - 0.5
+        # (OCR boxes carry margins: the amount's box may start a little before the sign's ends)
+        right = [b for b in boxes if b is not s and id(b) not in gone and b.x0 >= s.x1 - 0.25 * s.h
                  and min(b.y1, s.y1) - max(b.y0, s.y0) > 0.5 * min(b.h, s.h) and b.x0 - s.x1 < 3 * s.h]
         if not right:
             continue
@@ -223,7 +224,7 @@ def order_boxes(boxes: list[Box], page_width: float, grids: list[Grid] | None = 
     if not boxes:
         return []
     med_h = float(np.median([b.h for b in boxes])) or 1.0
-    boxes, ruled = _take_ruled(merge_currency(boxes), grids or [])
+    boxes, ruled = _take_ruled(merge_currency(split_amount_runs(boxes)), grids or [])
     blocks: list[list[Box]] = []
     _xy_cut(boxes, max(0.8 * med_h, 0.012 * page_width), blocks, section_gap=2.0 * med_h)
     blocks = join_table_rows(_put_ruled(blocks, ruled) if ruled else blocks)

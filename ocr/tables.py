@@ -16,7 +16,10 @@ import re
 import numpy as np
 
 from gristmill.ocr.geometry import Box, Line, TableBlock, group_rows
-from gristmill.ocr.number_columns import is_amount
+from gristmill.ocr.number_columns import YEAR, is_amount
+
+
+_LEADER = re.compile(r"^[\s.·…_-]*$")  # a dot leader set as a box of its own
 
 
 def _key_value(cols: list[list[Box]]) -> bool:
@@ -49,6 +52,10 @@ def is_table(cols: list[list[Box]]) -> bool:
         return _key_value(cols)
     if len(cols) < 3 or min(len(c) for c in cols) < 2:
         return False
+    for c in cols:  # a column with boxes side by side in most of its rows holds columns of its own
+        rows = group_rows([b for b in c if not _LEADER.match(b.text)])
+        if sum(1 for r in rows if any(q.x0 > p.x1 for p, q in zip(r, r[1:]))) > 0.5 * len(rows):
+            return False
     fill = []
     for c in cols:
         width = max(b.x1 for b in c) - min(b.x0 for b in c) or 1.0
@@ -176,7 +183,6 @@ def n_columns(row: str) -> int:
     return row.count(" | ") + 1
 
 
-_YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year heads a column of figures; it is no figure itself
 _COLSPAN = re.compile(r"<t[hd](?: colspan=\"(\d+)\")?>")
 
 
@@ -257,6 +263,9 @@ def table_rows(block: TableBlock) -> list[Line]:
         cells: list[list[Box]] = [[] for _ in range(len(edges) + 1)]
         span: dict[int, int] = {}
         for b in parts:
+            if is_amount(b.text):  # right-aligned: the column its right edge is in (OCR boxes overlap)
+                cells[sum(1 for e in edges if b.x1 - 0.25 * b.h > e)].append(b)
+                continue
             k = sum(1 for e in edges if b.x0 >= e)  # a cell spanning columns goes to its first
             cells[k].append(b)
             # A header over several columns: it crosses a column edge, or is much wider than
@@ -266,12 +275,12 @@ def table_rows(block: TableBlock) -> list[Line]:
                 span[k] = 2  # marks it; `_widen` sets the span from the empty cells beside it
         x0, y0 = min(p.x0 for p in parts), min(p.y0 for p in parts)
         x1, y1 = max(p.x1 for p in parts), max(p.y1 for p in parts)
-        in_header = in_header and not any(is_amount(b.text) and not _YEAR.match(b.text.strip()) for b in parts)
+        in_header = in_header and not any(is_amount(b.text) and not YEAR.match(b.text.strip()) for b in parts)
         if rows and not block.ruled and y0 - rows[-1][4] < 0.3 * pitch:
             above = rows[-1]
             filled = [bool(c) for c in cells]
-            wrapped = (len(rows) > 1 and not all(filled)
-                       and all(above[0][k] for k, f in enumerate(filled) if f))
+            wrapped = (len(rows) > 1 and not all(filled) and not any(is_amount(b.text) for b in parts)
+                       and all(above[0][k] for k, f in enumerate(filled) if f))  # (amounts do not wrap)
             if wrapped or (in_header and _stacked_header(above[0], cells)):
                 merged = [a + c for a, c in zip(above[0], cells)]
                 rows[-1] = (merged, min(above[1], x0), above[2], max(above[3], x1), y1)

@@ -102,3 +102,62 @@ def test_caption_of_two_lines_above_a_figure_table_stays_out_of_it():
     text = render(order_boxes(boxes, 600))
     assert text.startswith("Mitsubishi Electric Corporation and Subsidiaries Years ended March 31, 2020 and 2021\n\n"
                            "| Balance at beginning | ¥ 175,820 | ¥ 2,399,946 | ¥ 111,209 |\n|---|---|---|---|\n")
+
+
+def test_runs_of_amounts_in_one_box_are_split():
+    from gristmill.ocr.number_columns import split_amount_runs
+
+    out = split_amount_runs([Box(100, 0, 310, 29, "￥ (2,983) ¥ 2,399,946")])
+    assert [b.text for b in out] == ["￥ (2,983)", "¥ 2,399,946"]
+    assert out[0].x0 == 100 and out[1].x1 == 310 and out[0].x1 < out[1].x0
+    for text in ("10 000", "Net 2020", "175,820", "Total 3 4"):  # thousands apart by a space; words
+        assert [b.text for b in split_amount_runs([Box(0, 0, 90, 9, text)])] == [text]
+
+
+def _ocr_statement() -> list[Box]:
+    """A statement as OCR boxes: pixel units, boxes taller than the text (margins), the
+    boxes of neighbouring columns overlapping by a few pixels, and two columns read as one
+    box in the first row."""
+    rights = [1321.0, 1404.0, 1493.0]
+    rows = [("Balance at beginning of year", ["￥ 175,820", "￥ 202,834", "1,960,466"]),
+            ("Net profit", ["", "", "221,834"]),
+            ("Dividends", ["", "(844)", "(85,871)"]),
+            ("Adjusted balance", ["175,820", "202,834", "1,958,945"]),
+            ("Balance at end of year", ["175,820", "202,832", "2,071,817"])]
+    boxes = []
+    for r, (label, amounts) in enumerate(rows):
+        y = 320 + 30 * r
+        boxes.append(Box(1079, y, 1079 + 5.6 * len(label), y + 29, label))
+        for x1, text in zip(rights, amounts):
+            if text:
+                boxes.append(Box(x1 - 9 * len(text) - 6, y, x1 + 4, y + 29, text))  # margins: 6 left, 4 right
+    joined = [b for b in boxes if b.text in ("￥ 202,834", "1,960,466")]
+    boxes = [b for b in boxes if b not in joined]
+    boxes.append(Box(joined[0].x0, joined[0].y0, joined[1].x1, joined[1].y1, "￥ 202,834 1,960,466"))
+    return boxes
+
+
+def test_ocr_statement_with_overlapping_boxes_keeps_its_columns():
+    text = render(order_boxes(_ocr_statement(), 1985))
+    rows = text.split("\n")
+    assert rows[0] == "| Balance at beginning of year | ￥ 175,820 | ￥ 202,834 | 1,960,466 |"
+    assert "| Net profit |  |  | 221,834 |" in rows
+    assert "| Dividends |  | (844) | (85,871) |" in rows
+    assert "| Balance at end of year | 175,820 | 202,832 | 2,071,817 |" in rows
+
+
+def test_a_column_holding_columns_of_its_own_is_no_table_column():
+    """Two statements side by side: the gutter between them and the wide gutters of the
+    left one would make one table whose last column holds the whole right statement."""
+    boxes = []
+    for r, (label, a, b) in enumerate((("Net profit", "233,512", "201,683"), ("Dividends", "(85,871)", "(7,826)"),
+                                       ("Total", "124,762", "415,954"), ("Comprehensive", "117,132", "401,559"),
+                                       ("Other", "20", "92"))):
+        y = 100 + 20 * r
+        boxes += [Box(40, y, 40 + 5 * len(label), y + 9, label), _right(200, y, a), _right(260, y, b)]
+        y2 = y + 3  # the right statement is set at its own pitch
+        boxes += [Box(330, y2, 380, y2 + 9, f"Item {r}"), _right(430, y2, f"{r + 1},000"), _right(470, y2, f"{r}0"),
+                  _right(510, y2, f"({r + 2})")]
+    text = render(order_boxes(boxes, 600))
+    assert "| Net profit | 233,512 | 201,683 |" in text
+    assert "| Item 0 | 1,000 | 00 | (2) |" in text
