@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from gristmill.ocr.image_rules import image_grids
 from gristmill.ocr.layout import Box, Line, order_boxes
 
 log = logging.getLogger("gristmill.ocr")
@@ -84,8 +85,10 @@ class RapidOcrEngine:
         tall = sum(1 for x0, y0, x1, y1, _, _ in items if (y1 - y0) > 1.5 * (x1 - x0))
         return tall / len(items) > 0.6
 
-    def read(self, img: np.ndarray, detect_rotation: bool = True) -> tuple[list[Line], dict]:
+    def read(self, img: np.ndarray, detect_rotation: bool = True, px_per_pt: float = 150 / 72) -> tuple[list[Line], dict]:
         """OCR one page image; returns its lines in reading order and what was done.
+        Rules drawn in the image (a ruled table) give its cells, as a text layer's do;
+        `px_per_pt` is the image's scale (pixels per point of the page).
 
         Upright pages (the common case) cost one pass; a turned page costs two or three.
         """
@@ -105,7 +108,8 @@ class RapidOcrEngine:
                 items, conf, img = items2, conf2, flipped
                 rotation = (rotation + 180) % 360
         boxes = [Box(x0, y0, x1, y1, t) for x0, y0, x1, y1, t, _ in items]
-        lines = order_boxes(boxes, float(img.shape[1]))
+        grids = image_grids(img, float(np.median([b.h for b in boxes])), px_per_pt) if boxes else []
+        lines = order_boxes(boxes, float(img.shape[1]), grids)
         return lines, {"rotation": rotation, "confidence": round(conf, 4), "height": float(img.shape[0]),
                        "width": float(img.shape[1]),
                        "engine": self.name}

@@ -144,7 +144,8 @@ def _page(doc, i, cfg, text_mode, ocr_mode, dpi, engines, opts) -> dict:
                            fallback_lines=_lines_out(page_lines(page, sig.text_angle)) if sig.visible_chars else [])
             else:
                 engine = engines.get(ocr_mode, int(opts.get("threads", 1)))
-                lines, info = engine.read(render_page(page, dpi))
+                img = render_page(page, dpi)
+                lines, info = engine.read(img, px_per_pt=img.shape[1] / page.rect.width)
                 out.update(engine=info["engine"], lines=_lines_out(lines), height=info["height"], width=info["width"],
                            rotation=info["rotation"], confidence=info["confidence"],
                            gpu_fallback=engine.fell_back)

@@ -3,9 +3,9 @@ rectangles, the edges of stroked cell rectangles) that meet in a grid give the c
 so a cell whose text wraps onto several lines stays one cell, which alignment of words
 alone cannot tell from a new row.
 
-Used on the text-layer route (an OCR'd image has no drawings): `ruled_tables` finds
-the grids, `cell_boxes` turns the boxes inside one into one box per cell, which
-`tables.table_rows` writes as rows without guessing wrapped lines.
+`ruled_tables` finds the grids of a text-layer page, `grids_from_segments` those of a
+scan from the rules `image_rules` sees in it; `cell_boxes` turns the boxes inside one into
+one box per cell, which `tables.table_rows` writes as rows without guessing wrapped lines.
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ def ruled_tables(drawings, min_rows: int = 2, min_cols: int = 2) -> list[Grid]:
     """Grids of rules that meet: connected groups of horizontal and vertical rules
     with at least `min_rows` rows and `min_cols` columns."""
     hs, vs = _segments(drawings)
+    return grids_from_segments(hs, vs, min_rows, min_cols)
+
+
+def grids_from_segments(hs: list[tuple[float, float, float]], vs: list[tuple[float, float, float]],
+                        min_rows: int = 2, min_cols: int = 2) -> list[Grid]:
+    """`ruled_tables` from rule segments in points: horizontal (y, x0, x1), vertical
+    (x, y0, y1); from a page's drawings or from the rules seen in a scan (`image_rules`)."""
     if len(hs) + len(vs) > MAX_RULES:  # a chart or map, not a table; the pairing below is quadratic
         return []
     segs = [("h", s) for s in hs] + [("v", s) for s in vs]
