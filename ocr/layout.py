@@ -124,14 +124,18 @@ def _xy_cut(boxes: list[Box], min_gap: float, out: list[list[Box]], depth: int =
             if len(cols) >= 2 and is_table(cols):
                 table_block(boxes, figures if figures and len(figures) > len(edges) else edges, out)
                 return
-        cols = columns(boxes, [(g0 + g1) / 2 for g0, g1 in gutters])
-        if len(cols) > 1:  # (each column is looked at for figure columns of its own)
-            for col in cols:
-                _xy_cut(col, min_gap, out, depth + 1, section_gap)
-            return
     if figures:
         table_block(boxes, figures, out)
         return
+    if gutters:
+        # Cut at the widest gutter only, and look at each side again: two tables side by
+        # side (or a table beside text) are cut apart there, not into all their columns.
+        g0, g1 = max(gutters, key=lambda g: g[1] - g[0])
+        cols = columns(boxes, [(g0 + g1) / 2])
+        if len(cols) > 1:
+            for col in cols:
+                _xy_cut(col, min_gap, out, depth + 1, section_gap)
+            return
     if not gaps:
         out.append(boxes)
         return

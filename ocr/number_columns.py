@@ -28,6 +28,7 @@ from gristmill.ocr.geometry import Box, group_rows
 # a dash standing for nil.
 _AMOUNT = re.compile(r"^(?:[$€£¥￥₹₩¢]|US\$|USD|EUR)?\s*[(\[]?[-+−–]?\s*\d[\d,.\s]*%?[)\]]?%?$|^[-−–—―]$")
 YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year heads a column of figures; it is no figure itself
+_SIGN = re.compile(r"^(?:[$€£¥￥₹₩¢]|US\$|USD|EUR)$")  # a currency sign standing alone
 _MIN_FIGURES = 3       # a figure column holds at least this many amounts
 _MIN_COLUMNS = 2       # figure columns needed (one column of page numbers is a contents list)
 _MAX_CROSSING = 0.05   # share of boxes that may cross a column edge (spanning header cells)
@@ -101,14 +102,20 @@ def _lines_up(boxes: list[Box], amounts: list[Box], figure_cols: list[list[Box]]
     if crossing > max(2, _MAX_CROSSING * len(boxes)):
         return False
     col_of = {id(b): k for k, c in enumerate(figure_cols) for b in c}
-    good = total = 0
+    lo, hi = min(b.x0 for b in figure_cols[0]), max(b.x1 for b in figure_cols[-1])
+    good = total = inner = 0
     for row in group_rows(boxes):
         figs = {col_of[id(b)] for b in row if id(b) in col_of}
         if not any(is_amount(b.text) for b in row):
-            continue
+            continue  # a header row
         total += 1
         good += len(figs) >= 2 or (len(figs) == 1 and any(not is_amount(b.text) for b in row))
-    return total > 0 and good >= 0.8 * total and sum(1 for a in amounts if id(a) in col_of) >= 0.6 * len(amounts)
+        # Words among the figures of a body row: another table's labels (two statements
+        # side by side), not a label column.
+        inner += any(not is_amount(b.text) and not _SIGN.match(b.text.strip()) and lo < (b.x0 + b.x1) / 2 < hi
+                     for b in row)
+    return (total > 0 and good >= 0.8 * total and inner <= 0.1 * total
+            and sum(1 for a in amounts if id(a) in col_of) >= 0.6 * len(amounts))
 
 
 # One amount (with its currency sign, if any) or a sign alone, as found inside a longer box.

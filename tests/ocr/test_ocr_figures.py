@@ -146,18 +146,23 @@ def test_ocr_statement_with_overlapping_boxes_keeps_its_columns():
     assert "| Balance at end of year | 175,820 | 202,832 | 2,071,817 |" in rows
 
 
-def test_a_column_holding_columns_of_its_own_is_no_table_column():
-    """Two statements side by side: the gutter between them and the wide gutters of the
-    left one would make one table whose last column holds the whole right statement."""
+def test_two_statements_side_by_side_are_two_tables():
+    """A statement with wide gutters beside one whose figure columns are set close, at its
+    own pitch: cut apart at the widest gutter, each is a table of its own (not one table
+    whose last column holds the whole second statement, nor columns read one by one)."""
     boxes = []
     for r, (label, a, b) in enumerate((("Net profit", "233,512", "201,683"), ("Dividends", "(85,871)", "(7,826)"),
                                        ("Total", "124,762", "415,954"), ("Comprehensive", "117,132", "401,559"),
-                                       ("Other", "20", "92"))):
+                                       ("Other", "20", "92"), ("Net sales", "1,234", "5,678"))):
         y = 100 + 20 * r
         boxes += [Box(40, y, 40 + 5 * len(label), y + 9, label), _right(200, y, a), _right(260, y, b)]
-        y2 = y + 3  # the right statement is set at its own pitch
-        boxes += [Box(330, y2, 380, y2 + 9, f"Item {r}"), _right(430, y2, f"{r + 1},000"), _right(470, y2, f"{r}0"),
-                  _right(510, y2, f"({r + 2})")]
-    text = render(order_boxes(boxes, 600))
-    assert "| Net profit | 233,512 | 201,683 |" in text
-    assert "| Item 0 | 1,000 | 00 | (2) |" in text
+    for r in range(8):
+        y = 100 + 14 * r
+        boxes += [Box(330, y, 380, y + 9, f"Item {r}"), _right(430, y, f"{r + 1},000"), _right(462, y, f"{r}0,000"),
+                  _right(496, y, f"({r + 2},500)")]
+    tables = render(order_boxes(boxes, 600)).split("\n\n")
+    assert len(tables) == 2
+    assert tables[0].split("\n")[0] == "| Net profit | 233,512 | 201,683 |"
+    assert tables[0].split("\n")[-1] == "| Net sales | 1,234 | 5,678 |"
+    assert tables[1].split("\n")[0] == "| Item 0 | 1,000 | 00,000 | (2,500) |"
+    assert tables[1].split("\n")[-1] == "| Item 7 | 8,000 | 70,000 | (9,500) |"
