@@ -85,7 +85,8 @@ class RapidOcrEngine:
         tall = sum(1 for x0, y0, x1, y1, _, _ in items if (y1 - y0) > 1.5 * (x1 - x0))
         return tall / len(items) > 0.6
 
-    def read(self, img: np.ndarray, detect_rotation: bool = True, px_per_pt: float = 150 / 72) -> tuple[list[Line], dict]:
+    def read(self, img: np.ndarray, detect_rotation: bool = True,
+             px_per_pt: float = 150 / 72) -> tuple[list[Line], dict]:
         """OCR one page image; returns its lines in reading order and what was done.
         Rules drawn in the image (a ruled table) give its cells, as a text layer's do;
         `px_per_pt` is the image's scale (pixels per point of the page).

@@ -8,8 +8,9 @@ not the gap but the numbers themselves: amounts in a column are right-aligned, s
 right edges fall within a fraction of a character of each other down the rows (a closing
 parenthesis hangs out a little), while the next column's right edges lie a column width
 away. A cluster of right edges that recurs over several rows is a column, whatever the
-space beside it; its numbers must not overlap the next cluster's, and few boxes may cross
-the column edges (lines of prose that contain numbers do, and are left alone).
+space beside it; most of its amounts start right of the previous column's, few boxes may
+cross the column edges (lines of prose that contain numbers do, and are left alone), and
+no words stand among the figures of a body row (the labels of a second table beside it).
 
 `number_column_edges` returns the x edges of such a table (label column, figure columns,
 and any text column a gutter sets off), or None when the boxes are not one.
@@ -26,7 +27,8 @@ from gristmill.ocr.geometry import Box, group_rows
 # An amount as a cell of its own: an optional currency sign, an optional sign or
 # parenthesis (negative), digits with thousands/decimal separators, an optional percent; or
 # a dash standing for nil.
-_AMOUNT = re.compile(r"^(?:[$€£¥￥₹₩¢]|US\$|USD|EUR)?\s*[(\[]?[-+−–]?\s*\d[\d,.\s]*%?[)\]]?%?$|^[-−–—―]$")
+_AMOUNT = re.compile(r"^(?:[$€£¥￥₹₩¢]|US\$|USD|EUR)?\s*[(\[]?[-+−–]?\s*\d[\d,.\s]*%?[)\]]?%?$"
+                     r"|^[-−–—―]$")
 YEAR = re.compile(r"^(?:19|20)\d\d$")  # a year heads a column of figures; it is no figure itself
 _SIGN = re.compile(r"^(?:[$€£¥￥₹₩¢]|US\$|USD|EUR)$")  # a currency sign standing alone
 _MIN_FIGURES = 3       # a figure column holds at least this many amounts
@@ -96,7 +98,8 @@ def number_column_edges(boxes: list[Box], gutters: list[tuple[float, float]] = (
 def _lines_up(boxes: list[Box], amounts: list[Box], figure_cols: list[list[Box]], edges: list[float],
               h: float) -> bool:
     """The figures form rows (most rows that hold an amount hold amounts of two or more
-    figure columns, or an amount beside a label), and few boxes cross a column edge."""
+    figure columns, or an amount beside a label), few boxes cross a column edge, and few
+    body rows hold words among their figures."""
     crossing = sum(1 for b in boxes if not is_amount(b.text)
                    and any(b.x0 < e - 0.25 * h and b.x1 > e + 0.25 * h for e in edges))
     if crossing > max(2, _MAX_CROSSING * len(boxes)):
