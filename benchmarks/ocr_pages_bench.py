@@ -4,6 +4,7 @@
     python benchmarks/ocr_pages_bench.py [--data ../shared/data] [--gold benchmarks/data/ocr_pages_gold.jsonl]
                                          [--systems gristmill,pymupdf4llm] [--out report.json] [--show PAGE]
     python benchmarks/ocr_pages_bench.py --tables    # table finders on the pages with table tests
+    python benchmarks/ocr_pages_bench.py --as-scan 150 --only table --systems gristmill   # tables of scans
 
 Each gold page (`pdf/<set>/<file>.pdf:<page>`, 1-based) is cut out as a one-page PDF, so
 nothing can be learned from repetition across pages, and read by each system:
@@ -207,6 +208,17 @@ def one_page_pdf(path: str, page: int) -> bytes:
     return out.tobytes()
 
 
+def image_only_pdf(pdf: bytes, dpi: int) -> bytes:
+    """The page rendered to pixels, as an image-only PDF of the same size (a scan of it)."""
+    import pymupdf
+
+    src = pymupdf.open(stream=pdf, filetype="pdf")
+    out = pymupdf.open()
+    page = out.new_page(width=src[0].rect.width, height=src[0].rect.height)
+    page.insert_image(page.rect, pixmap=src[0].get_pixmap(dpi=dpi))
+    return out.tobytes()
+
+
 _ENGINES = None
 
 
@@ -308,12 +320,16 @@ def main(argv=None) -> int:
     ap.add_argument("--show", help="print each system's text for pages whose name contains this")
     ap.add_argument("--failures", action="store_true", help="print the failed tests")
     ap.add_argument("--tables", action="store_true", help="compare table finders on the table tests instead")
+    ap.add_argument("--as-scan", type=int, metavar="DPI",
+                    help="render each page to an image-only PDF at DPI first (the OCR route on every page)")
+    ap.add_argument("--only", help="only the tests of this type (e.g. table)")
     args = ap.parse_args(argv)
     systems = args.systems.split(",")
     tests = [json.loads(ln) for ln in open(args.gold, encoding="utf-8") if ln.strip()]
     by_page: dict[str, list[dict]] = defaultdict(list)
     for t in tests:
-        by_page[t["page"]].append(t)
+        if not args.only or t["type"] == args.only:
+            by_page[t["page"]].append(t)
     if args.tables:
         table_finders(by_page, args.data)
         return 0
@@ -327,6 +343,8 @@ def main(argv=None) -> int:
             skipped.append(page)
             continue
         pdf = one_page_pdf(path, int(num))
+        if args.as_scan:
+            pdf = image_only_pdf(pdf, args.as_scan)
         entry = {"page": page, "category": page_tests[0]["category"]}
         for s in systems:
             t0 = time.perf_counter()
@@ -343,7 +361,7 @@ def main(argv=None) -> int:
                         print(f"FAIL {s} {page} {json.dumps({k: v for k, v in t.items() if k not in ('page', 'category')}, ensure_ascii=False)}")
         report.append(entry)
     n_pages = len(report)
-    print(f"# {n_pages} pages, {len(tests)} tests; skipped (PDF absent): {len(skipped)}; "
+    print(f"# {n_pages} pages, {sum(len(v) for v in by_page.values())} tests; skipped (PDF absent): {len(skipped)}; "
           f"load average {os.getloadavg()[0]:.2f}")
 
     def rate(items):
