@@ -140,7 +140,10 @@ def _train(args: argparse.Namespace) -> int:
                                            train_classifier)
 
     v = param_values(args, QualityClassifier, names=["name"] + TRAIN_OPTIONS + FASTTEXT_OPTIONS)
-    column = tg.group_column(column_names(args.positive) | column_names(args.negative), v["group_by"])
+    try:
+        column = tg.group_column(column_names(args.positive) | column_names(args.negative), v["group_by"])
+    except ValueError as e:
+        raise CliError(f"--group-by: {e}") from e
     pos_text, pos_keys = read_training(args.positive, column)
     neg_text, neg_keys = read_training(args.negative, column)
     meta = train_classifier(pos_text, neg_text, args.out, name=v["name"], positive_groups=pos_keys,

@@ -17,11 +17,11 @@ The key of a document (`group_by`, `--group-by` on the command line):
 * `none`: every document is its own group (the behaviour before grouping).
 
 The near-duplicate key: two documents are linked when at least half of the word 5-gram
-shingles of the shorter one also occur in the other (containment, not Jaccard: a page's
+shingles of the shorter one also occur in the other (and at least two, unless it has one) (containment, not Jaccard: a page's
 body is *contained* in its full text, whose boilerplate may be as long as the body, so
 their Jaccard similarity can be far below any dedupe threshold). Shingles that occur in
-more than MAX_POSTING documents (a site's navigation, cookie banners) are ignored: they say
-"same site", not "same page". Groups are the connected components of these links. Shingles
+more than MAX_POSTING documents (a site's navigation, cookie banners) are ignored, in the
+shared count and in the document's size alike: they say "same site", not "same page". Groups are the connected components of these links. Shingles
 are dedupe's hashes (filters/dedupe/shingles.py: lower-cased, punctuation removed), so the
 key is the same on any machine; above MAX_SHINGLES shingles a fixed hash-defined sample is
 used (a consistent sample keeps containment unbiased).
@@ -44,6 +44,7 @@ CONTAINMENT = 0.5
 MAX_POSTING = 32
 MAX_SHINGLES = 1 << 24
 BATCH_DOCS = 10_000
+MIN_SHARED = 2  # one shared shingle links only documents that have just one
 
 
 def group_column(columns, group_by: str = AUTO) -> str | None:
@@ -84,11 +85,13 @@ def near_duplicate_components(text: pa.Array) -> np.ndarray:
         parts_doc.append(doc + start)
     pairs = np.unique(np.stack([np.concatenate(parts_doc), np.concatenate(parts_h)], axis=1), axis=0)
     doc, h = pairs[:, 0], pairs[:, 1]  # distinct shingles per document
-    size = np.bincount(doc, minlength=n)
     order = np.argsort(h, kind="stable")
     doc, h = doc[order], h[order]
     starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
     run = np.diff(np.r_[starts, len(h)])
+    # containment counts the shingles that can link (in <= MAX_POSTING documents): boilerplate
+    # shared by a whole site neither links two pages nor dilutes a page's own text
+    size = np.bincount(doc[np.repeat(run <= MAX_POSTING, run)], minlength=n)
     left, right = [], []
     for s in range(2, MAX_POSTING + 1):  # every pair of documents that share a shingle, by posting size
         first = starts[run == s]
@@ -103,7 +106,8 @@ def near_duplicate_components(text: pa.Array) -> np.ndarray:
         a, b = np.concatenate(left), np.concatenate(right)
         pair, shared = np.unique(a * n + b, return_counts=True)
         a, b = pair // n, pair % n
-        linked = shared >= CONTAINMENT * np.minimum(size[a], size[b])
+        smaller = np.minimum(size[a], size[b])
+        linked = (shared >= CONTAINMENT * smaller) & (shared >= np.minimum(MIN_SHARED, smaller))
         if linked.any():
             graph = coo_matrix((np.ones(int(linked.sum())), (a[linked], b[linked])), shape=(n, n))
             _, labels = connected_components(graph, directed=False)
