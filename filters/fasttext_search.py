@@ -12,8 +12,10 @@ How: the training part (never the held-out part) is cut into `folds` folds by gr
 fold, otherwise validation would score a page whose words the model trained on), each class
 spread evenly over the folds, in a seeded order; every candidate setting trains on all folds but one and scores the one
 left out, for each fold in turn. Candidates are the fixed defaults
-(fasttext_model.DEFAULT_PARAMS) first, then distinct points of `SEARCH_SPACE` in a seeded
-random order (the parameters the caller fixed are not searched). Each fold runs in a child
+(fasttext_model.DEFAULT_PARAMS) first, then distinct points of `SEARCH_SPACE` dealt
+round-robin over levels of lr x epoch, in a seeded order (the parameters the caller fixed
+are not searched): with a seeded random order alone, 8 of 48 points missed the well-trained
+region on one split of the README's `pages_light` task (unseen AUC 0.84 against 0.94). Each fold runs in a child
 process (side by side, up to the CPU count) with one training thread and the zero-filling
 allocator of fasttext_model, so a run is deterministic: same inputs and seed give the same
 trials, the same choice and a byte-identical model. The choice is the highest mean

@@ -69,13 +69,12 @@ def _combined(a) -> pa.Array:
 def grouped_split(groups: np.ndarray, labels: np.ndarray, heldout: float, rng: np.random.Generator,
                   cap: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(training rows, held-out rows) as masks: at most `cap` documents a class, then
-    `heldout` of each class held out, whole groups at a time (a group is never on both sides)."""
+    about `heldout` of each class held out, whole groups at a time (a group is never on both
+    sides; training_groups.hold_out)."""
     kept = np.ones(len(groups), bool)
     if cap is not None:
         kept = tg.take_groups(groups, labels, (cap, cap), rng)
-    n_pos, n_neg = int(labels[kept].sum()), int((1 - labels[kept]).sum())
-    target = tuple(int(round(n * heldout)) if n > 1 else 0 for n in (n_pos, n_neg))
-    held = tg.take_groups(groups, labels, target, rng, among=kept)
+    held = tg.hold_out(groups, labels, heldout, rng, among=kept)
     return kept & ~held, held
 
 

@@ -168,6 +168,33 @@ def take_groups(groups: np.ndarray, labels: np.ndarray, limits: tuple[int, int],
     return rows if among is None else rows & among
 
 
+def hold_out(groups: np.ndarray, labels: np.ndarray, fraction: float, rng: np.random.Generator,
+             among: np.ndarray | None = None) -> np.ndarray:
+    """Rows of whole groups held out, in a seeded order, until each class has `fraction` of
+    its documents (rounded; none for a class of one) held out. A group is taken while a class
+    it holds is still short, so a class can go over by less than one group (a State of the
+    Union speech is ~20 passages: with a strict limit no speech would ever fit 10% of 90), but
+    never so far that the class has nothing left to train on. A boolean row mask."""
+    pos, neg = _class_counts(groups, labels, among)
+    total = (int(pos.sum()), int(neg.sum()))
+    target = tuple(int(round(n * fraction)) if n > 1 else 0 for n in total)
+    taken = np.zeros(len(pos), bool)
+    have = [0, 0]
+    for g in rng.permutation(len(pos)):
+        counts = (int(pos[g]), int(neg[g]))
+        if not any(counts):
+            continue
+        short = any(c and have[k] < target[k] for k, c in enumerate(counts))
+        over = any(c and (have[k] >= target[k] or have[k] + c >= total[k]) for k, c in enumerate(counts))
+        if short and not over:
+            taken[g] = True
+            have = [have[k] + counts[k] for k in range(2)]
+        if have[0] >= target[0] and have[1] >= target[1]:
+            break
+    rows = taken[groups]
+    return rows if among is None else rows & among
+
+
 def assign_folds(groups: np.ndarray, labels: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
     """A fold number per row; a group never spans two folds. Groups go largest first (seeded
     order among equal sizes) to the fold where the group's classes are least filled, so each

@@ -158,3 +158,18 @@ def test_cli_groups_by_url_and_prints_the_choice(tmp_path, capsys):
     assert main(["classify", "train", "--positive", str(tmp_path / "pos"), "--negative", str(tmp_path / "neg"),
                  "--out", out, "--group-by", "title", "--tune-trials", "0"]) != 0
     assert "no such column" in capsys.readouterr().err
+
+
+def test_hold_out_takes_whole_big_groups_but_leaves_each_class_something_to_train_on():
+    # positives: 30 singletons; negatives: 4 "speeches" of 20 passages each
+    groups = np.r_[np.arange(30), np.repeat(np.arange(30, 34), 20)]
+    labels = np.r_[np.ones(30, int), np.zeros(80, int)]
+    held = tg.hold_out(groups, labels, 0.1, np.random.default_rng(0))
+    assert labels[held].sum() == 3 and (1 - labels[held]).sum() == 20  # one whole speech, not none
+    assert all(held[groups == g].all() or not held[groups == g].any() for g in np.unique(groups))
+    # a class in one group is never held out entirely
+    one = np.r_[np.arange(10), np.full(10, 10)]
+    held = tg.hold_out(one, np.r_[np.ones(10, int), np.zeros(10, int)], 0.5, np.random.default_rng(0))
+    assert held[:10].sum() == 5 and not held[10:].any()
+    assert tg.hold_out(groups, labels, 0.1, np.random.default_rng(0)).tolist() == \
+        tg.hold_out(groups, labels, 0.1, np.random.default_rng(0)).tolist()
