@@ -17,14 +17,16 @@ The key of a document (`group_by`, `--group-by` on the command line):
 * `none`: every document is its own group (the behaviour before grouping).
 
 The near-duplicate key: two documents are linked when at least half of the word 5-gram
-shingles of the shorter one also occur in the other (and at least two, unless it has one) (containment, not Jaccard: a page's
-body is *contained* in its full text, whose boilerplate may be as long as the body, so
-their Jaccard similarity can be far below any dedupe threshold). Shingles that occur in
-more than MAX_POSTING documents (a site's navigation, cookie banners) are ignored, in the
-shared count and in the document's size alike: they say "same site", not "same page". Groups are the connected components of these links. Shingles
-are dedupe's hashes (filters/dedupe/shingles.py: lower-cased, punctuation removed), so the
-key is the same on any machine; above MAX_SHINGLES shingles a fixed hash-defined sample is
-used (a consistent sample keeps containment unbiased).
+shingles of the shorter one also occur in the other (and at least two, unless it has only
+one). Containment, not Jaccard: a page's body is *contained* in its full text, whose
+boilerplate may be as long as the body, so their Jaccard similarity can be far below any
+dedupe threshold. Shingles that occur in more than MAX_POSTING documents (a site's
+navigation, cookie banners) are ignored, in the shared count and in the document's size
+alike: they say "same site", not "same page". Groups are the connected components of these
+links. Shingles are dedupe's hashes (filters/dedupe/shingles.py: lower-cased, punctuation
+removed), so the key is the same on any machine; above MAX_SHINGLES shingles a fixed
+hash-defined sample is used (a consistent sample keeps containment unbiased). Measured on
+the 609 trafilatura_eval pages: 603 bodies join their own full page, no two pages join.
 
 Splits are seeded: groups are taken in a seeded random order (largest first for folds, as
 in bin packing), so the same inputs and seed always give the same folds and held-out part.
