@@ -119,7 +119,7 @@ def _dedupe(args: argparse.Namespace) -> int:
 
 # --- gristmill classify train | score -----------------------------------------------------
 
-TRAIN_OPTIONS = ["heldout", "max_per_class", "seed", "tune_trials", "tune_folds", "tune_max_per_class"]
+TRAIN_OPTIONS = ["heldout", "group_by", "max_per_class", "seed", "tune_trials", "tune_folds", "tune_max_per_class"]
 FASTTEXT_OPTIONS = ["lr", "epoch", "dim", "wordNgrams", "bucket", "minCount", "thread"]
 
 
@@ -135,10 +135,20 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gristmill.filters.quality import QualityClassifier, read_text, search_summary, train_classifier
+    from gristmill.filters import training_groups as tg
+    from gristmill.filters.quality import (QualityClassifier, column_names, headline, read_training, search_summary,
+                                           train_classifier)
 
     v = param_values(args, QualityClassifier, names=["name"] + TRAIN_OPTIONS + FASTTEXT_OPTIONS)
-    meta = train_classifier(read_text(args.positive), read_text(args.negative), args.out, name=v["name"],
+    try:
+        column = tg.group_column(column_names(args.positive) | column_names(args.negative), v["group_by"])
+    except ValueError as e:
+        raise CliError(f"--group-by: {e}") from e
+    pos_text, pos_keys = read_training(args.positive, column)
+    neg_text, neg_keys = read_training(args.negative, column)
+    meta = train_classifier(pos_text, neg_text, args.out, name=v["name"], positive_groups=pos_keys,
+                            negative_groups=neg_keys,
+                            group_by=column or (tg.NONE if v["group_by"] == tg.NONE else tg.NEAR_DUPLICATES),
                             params={k: v[k] for k in FASTTEXT_OPTIONS if k in v}, heldout=v["heldout"],
                             seed=v["seed"], max_per_class=v.get("max_per_class"), tune_trials=v["tune_trials"],
                             tune_folds=v["tune_folds"], tune_max_per_class=v.get("tune_max_per_class"),
@@ -146,10 +156,7 @@ def _train(args: argparse.Namespace) -> int:
     search = meta["search"]
     print(json.dumps({"model": args.out, "heldout": meta["heldout"], "search": search_summary(search),
                       "params": meta["params"], "lr_attempts": meta["lr_attempts"], "data": meta["data"]}, indent=1))
-    held = meta["heldout"] or {}
-    chosen = ", ".join(f"{k}={v}" for k, v in (search or {}).get("chosen", {}).items()) or "none searched"
-    print(f"held-out AUC {held.get('auc')} on {held.get('n', 0)} documents; chosen on validation: {chosen}"
-          + (f" (validation AUC {search['validation_auc']})" if search and "validation_auc" in search else ""))
+    print(headline(meta))
     return 0
 
 

@@ -53,11 +53,21 @@ def normalize(text: pa.Array | pa.ChunkedArray) -> pa.Array:
     return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
 
+def _without_labels(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.replace_substring_regex(normalize(text), r"__label__\S*", "")
+
+
+def has_words(text: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """True where `training_lines` gives the document a line (something is left once
+    normalised and stripped of label tokens): callers that carry a per-document column
+    beside the text (a group key) filter it with this to stay aligned."""
+    return pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(_without_labels(text))), 0)
+
+
 def training_lines(text: pa.Array, label: str) -> pa.Array:
     """`__label__<label> <text>\\n` per document (columnar). Tokens that fastText would read
     as labels are removed from the text; empty documents give no line."""
-    norm = normalize(text)
-    norm = pc.replace_substring_regex(norm, r"__label__\S*", "")
+    norm = _without_labels(text)
     norm = norm.filter(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(norm)), 0))
     prefix = pa.scalar(f"{LABEL_PREFIX}{label} ", pa.large_string())
     return pc.binary_join_element_wise(prefix, norm, pa.scalar("\n", pa.large_string()),

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from gristmill.filters import fasttext_model as ftm
 from gristmill.filters import fasttext_search as fts
+from gristmill.filters import training_groups as tg
 from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.shards import expand_inputs, write_json_atomic
 from gristmill.pipeline.stage import Stage, StageOutput
@@ -36,24 +37,45 @@ FASTTEXT_KEYS = ("lr", "epoch", "dim", "wordNgrams", "minCount", "loss", "thread
 
 def read_text(inputs: list[str]) -> pa.ChunkedArray:
     """The `text` column of every Parquet file under `inputs` (only that column is read)."""
+    return read_training(inputs, None)[0]
+
+
+def column_names(inputs: list[str]) -> set[str]:
+    """Every column name in any Parquet file under `inputs` (schemas only)."""
+    return set().union(*(pq.read_schema(f).names for f in expand_inputs(inputs, suffixes=(".parquet",))))
+
+
+def read_training(inputs: list[str], column: str | None) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None]:
+    """(text, the group-key `column` or None) of every Parquet file under `inputs`; files
+    without that column give null keys (the near-duplicate key fills them)."""
     files = expand_inputs(inputs, suffixes=(".parquet",))
     if not files:
         raise FileNotFoundError(f"no Parquet files in {inputs}")
-    cols = [pq.read_table(f, columns=["text"]).column("text").cast(pa.large_string()) for f in files]
-    return pa.chunked_array([c for col in cols for c in col.chunks], pa.large_string())
+    texts, keys = [], []
+    for f in files:
+        have = column is not None and column in pq.read_schema(f).names
+        t = pq.read_table(f, columns=["text"] + ([column] if have else []))
+        texts += t.column("text").cast(pa.large_string()).chunks
+        if column is not None:
+            keys += t.column(column).cast(pa.string()).chunks if have else [pa.nulls(t.num_rows, pa.string())]
+    key = pa.chunked_array(keys, pa.string()) if column is not None else None
+    return pa.chunked_array(texts, pa.large_string()), key
 
 
-def _nonempty(text) -> pa.Array:
-    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    return text.filter(pc.greater(pc.utf8_length(ftm.normalize(text)), 0))
+def _combined(a) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else pa.array(a) if isinstance(a, list) else a
 
 
-def _split(text: pa.Array, heldout: float, rng: np.random.Generator, cap: int | None):
-    order = rng.permutation(len(text))
+def grouped_split(groups: np.ndarray, labels: np.ndarray, heldout: float, rng: np.random.Generator,
+                  cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, held-out rows) as masks: at most `cap` documents a class, then
+    about `heldout` of each class held out, whole groups at a time (a group is never on both
+    sides; training_groups.hold_out)."""
+    kept = np.ones(len(groups), bool)
     if cap is not None:
-        order = order[:cap]
-    n_held = int(round(len(order) * heldout)) if len(order) > 1 else 0
-    return text.take(pa.array(order[n_held:])), text.take(pa.array(order[:n_held]))
+        kept = tg.take_groups(groups, labels, (cap, cap), rng)
+    held = tg.hold_out(groups, labels, heldout, rng, among=kept)
+    return kept & ~held, held
 
 
 def binary_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float = 0.5) -> dict:
@@ -77,17 +99,37 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
                      heldout: float = 0.1, seed: int = 0, max_per_class: int | None = None,
                      data_info: dict | None = None, tune_trials: int = fts.DEFAULT_TRIALS,
                      tune_folds: int = fts.DEFAULT_FOLDS,
-                     tune_max_per_class: int | None = fts.DEFAULT_MAX_PER_CLASS) -> dict:
+                     tune_max_per_class: int | None = fts.DEFAULT_MAX_PER_CLASS,
+                     positive_groups=None, negative_groups=None, group_by: str = tg.AUTO) -> dict:
     """Train `out_dir/model.bin` from two text arrays; write and return its metadata.
 
     `params` fixes fastText settings; of lr, epoch and wordNgrams, those it leaves out are
     chosen by the validation search (`tune_trials` settings, `tune_folds`-fold, on the
-    training part only) unless `tune_trials` is 0 (then fasttext_model.DEFAULT_PARAMS)."""
+    training part only) unless `tune_trials` is 0 (then fasttext_model.DEFAULT_PARAMS).
+    `positive_groups` / `negative_groups`: a group key per document (e.g. its URL; null: the
+    near-duplicate key), `group_by` names them; without keys the near-duplicate key groups,
+    and `group_by="none"` makes each document its own group (training_groups). The held-out
+    part and the search's folds never split a group."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
-    pos_train, pos_held = _split(_nonempty(positive), heldout, rng, max_per_class)
-    neg_train, neg_held = _split(_nonempty(negative), heldout, rng, max_per_class)
+    positive, negative = _combined(positive), _combined(negative)
+    masks = [ftm.has_words(positive), ftm.has_words(negative)]
+    text = pa.concat_arrays([positive.filter(masks[0]).cast(pa.large_string()),
+                             negative.filter(masks[1]).cast(pa.large_string())])
+    labels = np.r_[np.ones(pc.sum(masks[0]).as_py() or 0, np.int64), np.zeros(pc.sum(masks[1]).as_py() or 0, np.int64)]
+    keys = None
+    if group_by != tg.NONE and (positive_groups is not None or negative_groups is not None):
+        keys = pa.concat_arrays([(_combined(k).cast(pa.string()) if k is not None else pa.nulls(len(t), pa.string()))
+                                 .filter(m) for k, t, m in ((positive_groups, positive, masks[0]),
+                                                            (negative_groups, negative, masks[1]))])
+    by = group_by if keys is not None or group_by == tg.NONE else tg.NEAR_DUPLICATES
+    groups = tg.group_ids(text, keys, by)
+    train, held = grouped_split(groups, labels, heldout, rng, max_per_class)
+    is_pos = labels == 1
+    pos_train, neg_train = text.filter(pa.array(train & is_pos)), text.filter(pa.array(train & ~is_pos))
+    pos_held, neg_held = text.filter(pa.array(held & is_pos)), text.filter(pa.array(held & ~is_pos))
+    train_groups = np.r_[groups[train & is_pos], groups[train & ~is_pos]]
     if not len(pos_train) or not len(neg_train):
         raise ValueError(f"need non-empty positive and negative training text "
                          f"(got {len(pos_train)} positive, {len(neg_train)} negative)")
@@ -102,7 +144,7 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
     try:
         if tune_trials > 0:  # on the training part only: the held-out part stays unseen
             search = fts.search(pos_train, neg_train, fixed, trials=tune_trials, folds=tune_folds, seed=seed,
-                                max_per_class=tune_max_per_class, work_dir=out_dir)
+                                max_per_class=tune_max_per_class, work_dir=out_dir, groups=train_groups)
             fixed = {**fixed, **search.get("chosen", {})}
         run = ftm.train(train_file, model_path, fixed)
     finally:
@@ -116,11 +158,14 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
         "normalization": "trim whitespace, newline -> space (= datatrove newline_replacement=' ')",
         "data": {**(data_info or {}), "train_positive": len(pos_train), "train_negative": len(neg_train),
                  "heldout_positive": len(pos_held), "heldout_negative": len(neg_held),
-                 "heldout_fraction": heldout, "max_per_class": max_per_class, "seed": seed},
+                 "heldout_fraction": heldout, "max_per_class": max_per_class, "seed": seed,
+                 "grouping": tg.summary(groups[train | held], labels[train | held], by)
+                 | {"heldout_groups": int(len(np.unique(groups[held])))}},
         "params": run["params"], "lr_attempts": run["attempts"], "search": search,
         "heldout": binary_metrics(y_true, y_score) if len(y_true) else None,
         "seconds": round(time.time() - t0, 2),
     }
+    meta["summary"] = headline(meta)  # the line `classify train` prints, kept beside the numbers
     write_json_atomic(meta, os.path.join(out_dir, METADATA_FILE))
     return meta
 
@@ -175,14 +220,20 @@ class QualityScore(Stage):
                            counters={"scored": len(scores)})
 
 
-def _training_text(path: str, positive: tuple, negative: tuple | None) -> tuple[pa.Array, pa.Array]:
-    """One shard's positive and negative texts, chosen by `source` (runs on a worker)."""
-    t = pq.read_table(path, columns=["text", "source"])
-    source = pc.fill_null(t.column("source").cast(pa.string()), "")
+def _training_text(path: str, positive: tuple, negative: tuple | None, group_by: str = tg.NONE) -> tuple:
+    """One shard's positive and negative texts, chosen by `source`, and their group keys
+    (None when no column gives them) (runs on a worker)."""
+    names = pq.read_schema(path).names
+    # a named column this shard lacks: null keys here (fit checks that some shard has it)
+    column = group_by if group_by in names else tg.group_column(names, group_by if group_by in tg.MODES else tg.NONE)
+    t = pq.read_table(path, columns=["text", "source"] + ([column] if column else []))
+    source = pc.fill_null(t.column("source").cast(pa.string()), "").combine_chunks()
     is_pos = pc.is_in(source, pa.array(positive, pa.string()))
     is_neg = pc.is_in(source, pa.array(negative, pa.string())) if negative else pc.invert(is_pos)
     text = t.column("text").cast(pa.large_string()).combine_chunks()
-    return text.filter(is_pos.combine_chunks()), text.filter(is_neg.combine_chunks())
+    key = t.column(column).cast(pa.string()).combine_chunks() if column else None
+    return (text.filter(is_pos), text.filter(is_neg), key.filter(is_pos) if column else None,
+            key.filter(is_neg) if column else None, column)
 
 
 _FT = ftm.DEFAULT_PARAMS
@@ -205,7 +256,10 @@ class QualityClassifier(QualityScore):
                                                          "(default: every other source)")
         model: str | None = param(None, "MODEL_DIR: loaded if it holds a model, else the trained model is "
                                         "copied there too")
-        heldout: float = param(0.1, "fraction of each class held out for metrics", ge=0.0, le=1.0)
+        heldout: float = param(0.1, "fraction of each class held out for metrics (whole groups)", ge=0.0, le=1.0)
+        group_by: str = param(tg.AUTO, "what keeps documents together in the held-out split and the search's "
+                              "folds: auto (the `group` column, else `url`, else near-duplicate text), a "
+                              "column name, near_duplicates, or none")
         seed: int = param(0, "seed of the split, the sampling and fastText")
         max_per_class: int | None = param(None, "at most this many documents of each class", ge=1)
         # fastText's own settings (names as fastText spells them)
@@ -254,10 +308,18 @@ class QualityClassifier(QualityScore):
             return {"loaded": cfg.model}
         pos_src = tuple(cfg.positive_sources)
         neg_src = tuple(cfg.negative_sources or ())
-        parts = ctx.map(functools.partial(_training_text, positive=pos_src, negative=neg_src), ctx.inputs)
-        positive = pa.concat_arrays([p for p, _ in parts])
-        negative = pa.concat_arrays([n for _, n in parts])
+        parts = ctx.map(functools.partial(_training_text, positive=pos_src, negative=neg_src, group_by=cfg.group_by),
+                        ctx.inputs)
+        positive = pa.concat_arrays([p[0] for p in parts])
+        negative = pa.concat_arrays([p[1] for p in parts])
+        column = next((p[4] for p in parts if p[4]), None)
+        keys = [pa.concat_arrays([p[i] if p[i] is not None else pa.nulls(len(p[i - 2]), pa.string()) for p in parts])
+                for i in (2, 3)] if column else [None, None]
+        if cfg.group_by not in tg.MODES and not column:
+            raise ValueError(f"quality_classifier: group_by={cfg.group_by!r}, but no shard has that column")
         meta = train_classifier(positive, negative, self.trained_dir(ctx.state_dir), name=self.score_name,
+                                positive_groups=keys[0], negative_groups=keys[1],
+                                group_by=column or (tg.NONE if cfg.group_by == tg.NONE else tg.NEAR_DUPLICATES),
                                 params=fasttext_params(cfg), heldout=cfg.heldout, seed=cfg.seed,
                                 max_per_class=cfg.max_per_class, tune_trials=cfg.tune_trials,
                                 tune_folds=cfg.tune_folds, tune_max_per_class=cfg.tune_max_per_class,
@@ -266,7 +328,7 @@ class QualityClassifier(QualityScore):
         if cfg.model:  # keep a copy where the user asked for it
             shutil.copytree(self.trained_dir(ctx.state_dir), cfg.model, dirs_exist_ok=True)
         return {"heldout": meta["heldout"], "lr_attempts": meta["lr_attempts"], "data": meta["data"],
-                "search": search_summary(meta["search"]), "params": meta["params"]}
+                "search": search_summary(meta["search"]), "params": meta["params"], "headline": headline(meta)}
 
 
 def fasttext_params(cfg) -> dict:
@@ -275,9 +337,21 @@ def fasttext_params(cfg) -> dict:
     return {k: getattr(cfg, k) for k in FASTTEXT_KEYS if getattr(cfg, k) is not None}
 
 
+def headline(meta: dict) -> str:
+    """One line: the held-out AUC measured and the settings the validation chose."""
+    held, search, grouping = meta["heldout"] or {}, meta["search"] or {}, meta["data"].get("grouping", {})
+    chosen = ", ".join(f"{k}={v}" for k, v in search.get("chosen", {}).items()) or "none searched"
+    line = f"held-out AUC {held.get('auc')} on {held.get('n', 0)} documents; chosen on validation: {chosen}"
+    if "validation_auc" in search:
+        line += f" (validation AUC {search['validation_auc']}, {search['folds']} folds"
+        line += f" grouped by {grouping['by']})" if grouping else ")"
+    return line
+
+
 def search_summary(search: dict | None) -> dict | None:
     """The search in a few fields (the full trial list stays in metadata.json)."""
     if not search or "chosen" not in search:
         return search
-    return {k: search[k] for k in ("chosen", "validation_auc", "validation_logloss", "folds", "how")} | {
+    return {k: search[k] for k in ("chosen", "validation_auc", "validation_logloss", "folds", "groups", "how")
+            if k in search} | {
         "trials": len(search["trials"])}
