@@ -14,7 +14,7 @@ from typing import Callable
 # resiliparse and trafilatura are imported on first use: this module (the ENGINES table) is
 # read by the command line, which must start fast.
 
-DEFAULT_ENGINE = "trafilatura+resiliparse"
+DEFAULT_ENGINE = "blocks"
 # Pages longer than this go to resiliparse alone in the default engine: trafilatura's cost
 # grows with the tree, and crawls cap records at 1-5 MiB anyway.
 MAX_TRAFILATURA_CHARS = 3_000_000
@@ -207,7 +207,15 @@ def _resiliparse_then_trafilatura(html: str, min_chars: int = 200) -> str:
     return alt if len(alt) > len(text) else text
 
 
+def _blocks(html: str) -> str:
+    """Lines kept by the trained line classifier (block_model.py)."""
+    from gristmill.pipeline.ingest.block_model import extract_blocks
+
+    return extract_blocks(html)
+
+
 ENGINES: dict[str, Callable[[str], str]] = {
+    "blocks": _blocks,
     "resiliparse": _resiliparse,
     "resiliparse_all": _resiliparse_all,
     "trafilatura": _trafilatura_default,

@@ -1,0 +1,125 @@
+"""The `blocks` engine: keeps the lines a trained tree ensemble scores as main text.
+
+The model is scikit-learn's HistGradientBoostingClassifier, trained by
+`benchmarks/train_block_extractor.py` on the trafilatura evaluation pages and exported as
+flat node arrays (`models/blocks-v1.npz`), so loading it needs neither pickle nor the
+scikit-learn version it was trained with, and a page's lines are scored by all trees at
+once in a few numpy gathers (one sklearn call per page costs ~5 ms; this ~0.5 ms).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+MODEL_FILE = "blocks-v1.npz"
+THRESHOLD_KEY = "keep_at"
+
+
+class TreeEnsemble:
+    """Sum of regression trees on a logit scale; arrays as `export_hgb` writes them."""
+
+    def __init__(self, feature, threshold, left, right, value, roots, baseline, depth, threshold_keep):
+        self.feature = feature.astype(np.intp)
+        self.threshold = threshold
+        # children[2k] / children[2k+1]: where node k sends a row that is <= / > its threshold
+        self.children = np.empty(2 * len(left), dtype=np.intp)
+        self.children[0::2] = left
+        self.children[1::2] = right
+        self.value = value
+        self.roots = roots.astype(np.intp)
+        self.baseline = float(baseline)
+        self.depth = int(depth)
+        self.keep_at = float(threshold_keep)
+
+    @classmethod
+    def load(cls, path: str) -> "TreeEnsemble":
+        with np.load(path) as z:
+            return cls(z["feature"], z["threshold"], z["left"], z["right"], z["value"], z["roots"],
+                       z["baseline"], z["depth"], z[THRESHOLD_KEY])
+
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        n, width = X.shape
+        if n == 0:
+            return np.zeros(0)
+        flat = np.ascontiguousarray(X, dtype=np.float64).ravel()
+        row_start = (np.arange(n) * width)[:, None]
+        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
+        for _ in range(self.depth):  # a leaf points to itself, so extra steps change nothing
+            x = flat.take(row_start + self.feature.take(node))
+            node = self.children.take(2 * node + (x > self.threshold.take(node)))
+        logit = self.value.take(node).sum(axis=1) + self.baseline
+        return 1.0 / (1.0 + np.exp(-logit))
+
+
+def export_hgb(model, path: str, keep_at: float) -> None:
+    """Write a fitted binary HistGradientBoostingClassifier (numeric features, no missing
+    values) as flat arrays; `keep_at` is the probability from which a line is kept."""
+    feature, threshold, left, right, value, roots = [], [], [], [], [], []
+    offset = 0
+    depth = 0
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        count = len(nodes)
+        leaf = nodes["is_leaf"].astype(bool)
+        own = np.arange(offset, offset + count)
+        feature.append(np.where(leaf, 0, nodes["feature_idx"]).astype(np.int32))
+        threshold.append(np.where(leaf, np.inf, nodes["num_threshold"]))
+        left.append(np.where(leaf, own, nodes["left"] + offset).astype(np.int32))
+        right.append(np.where(leaf, own, nodes["right"] + offset).astype(np.int32))
+        value.append(np.where(leaf, nodes["value"], 0.0))
+        roots.append(offset)
+        depth = max(depth, int(nodes["depth"].max()))
+        offset += count
+    baseline = float(np.ravel(model._baseline_prediction)[0])
+    np.savez_compressed(path, feature=np.concatenate(feature), threshold=np.concatenate(threshold),
+                        left=np.concatenate(left), right=np.concatenate(right), value=np.concatenate(value),
+                        roots=np.asarray(roots, dtype=np.int32), baseline=baseline, depth=depth,
+                        **{THRESHOLD_KEY: keep_at})
+
+
+def model_path() -> str:
+    from importlib.resources import files
+
+    path = str(files("gristmill.pipeline.ingest").joinpath("models", MODEL_FILE))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{MODEL_FILE} is missing from the installed package: {path}")
+    return path
+
+
+def keep_lines(prob: np.ndarray, table_row: np.ndarray, keep_at: float) -> np.ndarray:
+    """Lines to keep: those scored >= keep_at, except that a table (a run of row lines) is
+    kept or dropped whole, by the mean score of its rows, so no table loses its header."""
+    keep = prob >= keep_at
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], table_row.astype(np.int8), [0]))))
+    for start, stop in zip(edges[0::2], edges[1::2]):
+        keep[start:stop] = prob[start:stop].mean() >= keep_at
+    return keep
+
+
+def main_text(texts: list[str], X: np.ndarray, prob: np.ndarray, keep_at: float) -> str:
+    """The kept lines, one per line; when the model keeps none, resiliparse's own
+    main-content lines (a page of bare text, say), so a page with text is never emptied."""
+    from gristmill.pipeline.ingest.blocks import FEATURES
+
+    if not texts:
+        return ""
+    keep = keep_lines(prob, X[:, FEATURES.index("table_row")], keep_at)
+    if not keep.any():
+        keep = X[:, FEATURES.index("in_main")] > 0
+    return "\n".join(t for t, k in zip(texts, keep) if k)
+
+
+_MODEL: TreeEnsemble | None = None
+
+
+def extract_blocks(html: str) -> str:
+    """Main text: the lines the model keeps, in page order, one per line."""
+    global _MODEL
+    from gristmill.pipeline.ingest.blocks import page_features
+
+    if _MODEL is None:
+        _MODEL = TreeEnsemble.load(model_path())
+    texts, X = page_features(html)
+    return main_text(texts, X, _MODEL.probability(X), _MODEL.keep_at)

@@ -1,0 +1,99 @@
+"""The `blocks` extraction engine: line parsing, features, the exported tree ensemble."""
+
+import numpy as np
+import pytest
+
+from gristmill.pipeline.ingest.block_model import TreeEnsemble, export_hgb, extract_blocks
+from gristmill.pipeline.ingest.blocks import FEATURES, page_features, page_lines
+from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, get_engine
+
+ARTICLE = " ".join(
+    f"Der Gemeinderat hat am Dienstag über den Haushalt für das Jahr {2020 + i} beraten, und die Fraktionen "
+    "waren sich in vielen Punkten einig, wie die Mittel für Schulen und Straßen verteilt werden sollen."
+    for i in range(3))
+
+PAGE = f"""<html><head><title>t</title></head><body>
+<header><nav><ul><li><a href="/">Startseite</a></li><li><a href="/politik">Politik</a></li>
+<li><a href="/sport">Sport</a></li><li><a href="/kontakt">Kontakt</a></li></ul></nav></header>
+<div class="cookie-banner">Diese Website verwendet Cookies. <a href="/datenschutz">Mehr erfahren</a></div>
+<article><h1>Haushalt beschlossen</h1>
+<p>{ARTICLE}</p><p>{ARTICLE.replace("Gemeinderat", "Kreistag")}</p>
+<p>Die Sitzung dauerte bis in den späten Abend; am Ende stimmte eine breite Mehrheit für den Entwurf.</p>
+</article>
+<aside class="related"><h3>Weitere Artikel</h3><ul><li><a href="/a">Neue Brücke eröffnet</a></li>
+<li><a href="/b">Stadtfest im Juni</a></li></ul></aside>
+<footer><a href="/impressum">Impressum</a> | <a href="/datenschutz">Datenschutz</a> | © 2024 Stadtanzeiger</footer>
+</body></html>"""
+
+
+def test_page_lines_marks_blocks_and_link_text():
+    from resiliparse.parse.html import HTMLTree
+
+    html = ("<html><body><h2>Title &amp; more</h2><p>Some <a href=x>link text</a> here.<br>second line</p>"
+            "<ul><li>one</li><li><a href=y>two</a></li></ul><pre>code\nmore</pre></body></html>")
+    texts, links, flags = page_lines(HTMLTree.parse(html))
+    assert texts == ["Title & more", "Some link text here.", "second line", "one", "two", "code", "more"]
+    assert links.tolist() == [0, len("link text"), 0, 0, 3, 0, 0]
+    heading, paragraph, list_item, pre, table_row = flags.T
+    assert not table_row.any()
+    assert heading.tolist() == [1, 0, 0, 0, 0, 0, 0]
+    assert paragraph.tolist() == [0, 1, 1, 0, 0, 0, 0]
+    assert list_item.tolist() == [0, 0, 0, 1, 1, 0, 0]
+    assert pre.tolist() == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_features_have_the_declared_width_and_are_finite():
+    texts, X = page_features(PAGE)
+    assert X.shape == (len(texts), len(FEATURES))
+    assert np.isfinite(X).all()
+    in_main = X[:, FEATURES.index("in_main")]
+    assert in_main[texts.index("Haushalt beschlossen")] == 1.0
+
+
+def test_extracts_the_article_and_drops_site_furniture():
+    text = extract_blocks(PAGE)
+    assert "breite Mehrheit für den Entwurf" in text
+    assert "Kreistag hat am Dienstag" in text
+    for furniture in ("Startseite", "Impressum", "Cookies", "Stadtfest im Juni"):
+        assert furniture not in text
+    assert extract_blocks(PAGE) == text  # deterministic
+
+
+def test_default_engine_is_blocks_and_handles_degenerate_pages():
+    assert DEFAULT_ENGINE == "blocks"
+    extract = get_engine("blocks")
+    assert extract("") == ""
+    assert extract("<html><body><script>var x = 1;</script></body></html>") == ""
+    assert extract("just text, no tags") == "just text, no tags"
+    assert "\x00" not in extract("<p>bad \x00 bytes \ufffd here, and more</p>")
+
+
+def test_exported_ensemble_matches_scikit_learn(tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 6))
+    y = ((X[:, 0] + X[:, 1] * X[:, 2]) > 0.8).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=20, max_depth=4, random_state=0).fit(X, y)
+    path = str(tmp_path / "m.npz")
+    export_hgb(model, path, keep_at=0.4)
+    ensemble = TreeEnsemble.load(path)
+    test = rng.random((50, 6))
+    assert np.allclose(ensemble.probability(test), model.predict_proba(test)[:, 1], atol=1e-12)
+    assert ensemble.keep_at == pytest.approx(0.4)
+    assert ensemble.probability(np.zeros((0, 6))).shape == (0,)
+
+
+def test_a_table_is_kept_or_dropped_whole():
+    from gristmill.pipeline.ingest.block_model import keep_lines
+
+    prob = np.array([0.9, 0.2, 0.8, 0.7, 0.1, 0.6, 0.3, 0.2])
+    rows = np.array([0, 1, 1, 1, 0, 0, 1, 1])  # two tables: lines 1-3 and 6-7
+    assert keep_lines(prob, rows, 0.5).tolist() == [True, True, True, True, False, True, False, False]
+
+
+def test_table_rows_read_as_cells():
+    texts, X = page_features(PAGE.replace("</article>", "<table><tr><th>Partei</th><th>Stimmen</th></tr>"
+                                          "<tr><td>A</td><td>1.204</td></tr></table></article>"))
+    rows = [t for t, row in zip(texts, X[:, FEATURES.index("table_row")]) if row]
+    assert rows == ["Partei | Stimmen", "A | 1.204"]
