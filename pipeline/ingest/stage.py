@@ -274,7 +274,7 @@ class Ingest(Stage):
             "language": pa.array(langs, pa.string()),
             # as a list: an ndarray makes pyarrow import numpy.ma to look for a mask (float32
             # values round-trip exactly through Python floats)
-            "language_score": pa.array(scores.tolist(), pa.float32()),
+            "language_score": pa.array(scores.tolist() if n else [], pa.float32()),
             "meta": pa.array([[("charset", c)] for c in docs["charset"]], pa.map_(pa.string(), pa.string())),
             "warc_record_id": pa.array(docs["record_id"], pa.string()),
             "content_type": pa.array(docs["ctype"], pa.string()),
