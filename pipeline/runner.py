@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from gristmill.pipeline import timing
 from gristmill.pipeline.context import FitContext, ShardContext, StepContext
-from gristmill.pipeline.inline import InlineClient, worker_environ
+from gristmill.pipeline.inline import InlineClient, without_pandas_probe, worker_environ
 from gristmill.pipeline.layout import RUN_SUMMARY, StepLayout, list_parts
 from gristmill.pipeline.progress import Progress, print_summary
 from gristmill.pipeline.shard_task import format_error, run_scoped_stages, run_shard
@@ -156,7 +156,8 @@ def run(wf: Workflow, workdir: str | None = None, out_dirs: dict[str, str] | Non
     elif in_process:
         if not runs_in_process(wf, None, 1):
             raise ValueError(f"workflow {wf.name} has corpus-wide steps: it needs a cluster")
-        with worker_environ(), run_scoped_stages():
+        no_pandas = not any(s.stage.uses_pandas for s in wf.steps)
+        with worker_environ(), run_scoped_stages(), without_pandas_probe(no_pandas):
             failures, results = _run_on(InlineClient(), wf, inputs, out_dirs, quiet, workdir)
     else:
         with dask_client(scheduler, workers) as c:

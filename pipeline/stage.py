@@ -72,6 +72,9 @@ class Stage:
     deterministic: ClassVar[bool] = True
     # source stages: file endings taken when an input is a folder (None: every file)
     input_suffixes: ClassVar[tuple[str, ...] | None] = None
+    # False for a stage that never gives pandas objects to pyarrow: a run of only such stages
+    # in this process skips pyarrow's pandas import (inline.without_pandas_probe)
+    uses_pandas: ClassVar[bool] = True
 
     def __init__(self, **params: Any):
         self.cfg = parse(type(self).Params, params, type(self).versioned())

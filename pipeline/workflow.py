@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow.parquet as pq
-import yaml
 
 from gristmill.pipeline import registry
 from gristmill.pipeline.errors import GristmillError
@@ -149,6 +148,8 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
 
 
 def load(path: str, inputs: list[str] | None = None) -> Workflow:
+    import yaml  # here: commands that build their workflow in code (ingest, filter ...) never parse YAML
+
     with open(path) as f:
         try:
             spec = yaml.safe_load(f)

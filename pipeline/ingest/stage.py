@@ -91,6 +91,7 @@ class Ingest(Stage):
 
     name = "ingest"
     kind = "source"
+    uses_pandas = False  # Python lists and Arrow only (a --workers 1 run never imports pandas)
     reads = ()
     adds = ("id", "text", "source", "url", "domain", "origin_file", "origin_offset", "fetched_at",
             "license", "license_evidence", "opt_out", "language", "language_score",
@@ -271,7 +272,9 @@ class Ingest(Stage):
             "license_evidence": pa.array(docs["evidence"], pa.string()),
             "opt_out": pa.array(opt_out, pa.list_(pa.string())),
             "language": pa.array(langs, pa.string()),
-            "language_score": pa.array(scores, pa.float32()),
+            # as a list: an ndarray makes pyarrow import numpy.ma to look for a mask (float32
+            # values round-trip exactly through Python floats)
+            "language_score": pa.array(scores.tolist() if n else [], pa.float32()),
             "meta": pa.array([[("charset", c)] for c in docs["charset"]], pa.map_(pa.string(), pa.string())),
             "warc_record_id": pa.array(docs["record_id"], pa.string()),
             "content_type": pa.array(docs["ctype"], pa.string()),
