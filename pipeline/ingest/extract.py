@@ -14,6 +14,7 @@ from typing import Callable
 # resiliparse and trafilatura are imported on first use: this module (the ENGINES table) is
 # read by the command line, which must start fast.
 
+# held-out F1 0.925 by site vs 0.900 for trafilatura+resiliparse, and faster (README, Crawl ingest)
 DEFAULT_ENGINE = "blocks"
 # Pages longer than this go to resiliparse alone in the default engine: trafilatura's cost
 # grows with the tree, and crawls cap records at 1-5 MiB anyway.
