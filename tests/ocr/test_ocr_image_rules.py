@@ -4,12 +4,11 @@ rules as a text-layer one does, so a wrapped cell stays one cell."""
 from __future__ import annotations
 
 import numpy as np
-import pymupdf
 
 from gristmill.ocr.geometry import Box
 from gristmill.ocr.image_rules import image_grids, image_rules
 from gristmill.ocr.layout import order_boxes, render
-from tests.ocr.test_ocr_ruled import XS, YS, _write_cells
+from tests.ocr.test_ocr_ruled import XS, YS, _stroked_grid_page
 
 SCALE = 150 / 72  # pixels per point
 
@@ -76,13 +75,7 @@ def test_scanned_ruled_table_is_ocred_with_its_cells():
     """End to end: the ruled table rendered to an image and read by rapidocr."""
     from gristmill.ocr.cpu_ocr import RapidOcrEngine, render_page
 
-    doc = pymupdf.open()
-    page = doc.new_page(width=595, height=842)
-    for y in YS:
-        page.draw_line((XS[0], y), (XS[-1], y), width=0.5)
-    for x in XS:
-        page.draw_line((x, YS[0]), (x, YS[-1]), width=0.5)
-    _write_cells(page)
+    doc, page = _stroked_grid_page()
     img = render_page(page, 150)
     lines, _ = RapidOcrEngine().read(img, px_per_pt=img.shape[1] / page.rect.width)
     rows = render(lines).splitlines()

@@ -28,19 +28,25 @@ def _write_cells(page) -> None:
         page.insert_text((XS[2] + 4, y + 14), value, fontsize=9)
 
 
-def _table_text(page) -> str:
-    return render([ln for ln in page_lines(page) if ln.table])
-
-
-def test_stroked_grid_keeps_wrapped_cells_whole():
+def _stroked_grid_page():
+    """(document, page) with the ROWS table: its full grid stroked, its cells written."""
     doc = pymupdf.open()
     page = doc.new_page(width=595, height=842)
     for y in YS:
         page.draw_line((XS[0], y), (XS[-1], y), width=0.5)
     for x in XS:
         page.draw_line((x, YS[0]), (x, YS[-1]), width=0.5)
-    page.insert_text((60, 300), "A paragraph of body text under the table, not part of it.", fontsize=10)
     _write_cells(page)
+    return doc, page
+
+
+def _table_text(page) -> str:
+    return render([ln for ln in page_lines(page) if ln.table])
+
+
+def test_stroked_grid_keeps_wrapped_cells_whole():
+    doc, page = _stroked_grid_page()
+    page.insert_text((60, 300), "A paragraph of body text under the table, not part of it.", fontsize=10)
     grids = ruled_tables(page.get_drawings())
     assert len(grids) == 1 and len(grids[0].xs) == 4 and len(grids[0].ys) == 4
     rows = _table_text(page).splitlines()
