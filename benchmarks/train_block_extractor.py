@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import gzip  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
@@ -29,9 +28,9 @@ from urllib.parse import urlsplit  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eval_warc import DEFAULT_ROOT, gold, score  # noqa: E402
+from eval_extraction import load  # noqa: E402
+from eval_warc import DEFAULT_ROOT, score  # noqa: E402
 
-from gristmill.pipeline.ingest import charset  # noqa: E402
 from gristmill.pipeline.ingest.block_model import TreeEnsemble, export_hgb, main_text  # noqa: E402
 from gristmill.pipeline.ingest.blocks import page_features  # noqa: E402
 
@@ -43,17 +42,15 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 def load_pages(root: str) -> list[dict]:
     pages = []
-    for url, g in gold(root).items():
-        with gzip.open(os.path.join(root, "html", g["file"] + ".gz"), "rb") as f:
-            html, _ = charset.decode(f.read(), None, html=True)
+    for url, html, with_, without in load(root):
         texts, X = page_features(html)
         y = np.full(len(texts), -1)
         for i, t in enumerate(texts):
-            if any(s in t for s in g.get("without", [])):
+            if any(s in t for s in without):
                 y[i] = 0
-            if any(s in t for s in g.get("with", [])):
+            if any(s in t for s in with_):
                 y[i] = 1
-        pages.append({"url": url, "texts": texts, "X": X, "y": y})
+        pages.append({"url": url, "texts": texts, "X": X, "y": y, "gold": {"with": with_, "without": without}})
     return pages
 
 
@@ -86,7 +83,7 @@ def cross_validate(pages: list[dict], k: int, seed: int, tmp: str) -> dict:
         ensemble = TreeEnsemble.load(tmp)
         for i in np.flatnonzero(folds == f):
             probs[i] = ensemble.probability(pages[i]["X"])
-    g = gold()
+    g = {p["url"]: p["gold"] for p in pages}  # scored against the pages' own gold (`--root`)
     return {str(at): score({p["url"]: kept_text(p, pr, at) for p, pr in zip(pages, probs)}, g) for at in THRESHOLDS}
 
 

@@ -13,14 +13,17 @@ import os
 
 import numpy as np
 
+from gristmill.pipeline.ingest.blocks import FEATURES, page_features
+
 MODEL_FILE = "blocks-v1.npz"
 THRESHOLD_KEY = "keep_at"
+TABLE_ROW, IN_MAIN = FEATURES.index("table_row"), FEATURES.index("in_main")
 
 
 class TreeEnsemble:
     """Sum of regression trees on a logit scale; arrays as `export_hgb` writes them."""
 
-    def __init__(self, feature, threshold, left, right, value, roots, baseline, depth, threshold_keep):
+    def __init__(self, feature, threshold, left, right, value, roots, baseline, depth, keep_at):
         self.feature = feature.astype(np.intp)
         self.threshold = threshold
         # children[2k] / children[2k+1]: where node k sends a row that is <= / > its threshold
@@ -31,7 +34,7 @@ class TreeEnsemble:
         self.roots = roots.astype(np.intp)
         self.baseline = float(baseline)
         self.depth = int(depth)
-        self.keep_at = float(threshold_keep)
+        self.keep_at = float(keep_at)
 
     @classmethod
     def load(cls, path: str) -> "TreeEnsemble":
@@ -101,13 +104,11 @@ def keep_lines(prob: np.ndarray, table_row: np.ndarray, keep_at: float) -> np.nd
 def main_text(texts: list[str], X: np.ndarray, prob: np.ndarray, keep_at: float) -> str:
     """The kept lines, one per line; when the model keeps none, resiliparse's own
     main-content lines (a page of bare text, say), so a page with text is never emptied."""
-    from gristmill.pipeline.ingest.blocks import FEATURES
-
     if not texts:
         return ""
-    keep = keep_lines(prob, X[:, FEATURES.index("table_row")], keep_at)
+    keep = keep_lines(prob, X[:, TABLE_ROW], keep_at)
     if not keep.any():
-        keep = X[:, FEATURES.index("in_main")] > 0
+        keep = X[:, IN_MAIN] > 0
     return "\n".join(t for t, k in zip(texts, keep) if k)
 
 
@@ -117,8 +118,6 @@ _MODEL: TreeEnsemble | None = None
 def extract_blocks(html: str) -> str:
     """Main text: the lines the model keeps, in page order, one per line."""
     global _MODEL
-    from gristmill.pipeline.ingest.blocks import page_features
-
     if _MODEL is None:
         _MODEL = TreeEnsemble.load(model_path())
     texts, X = page_features(html)

@@ -71,8 +71,8 @@ def _normalise(line: str) -> str:
 
 def page_lines(tree) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(line texts, characters inside links per line, [heading, paragraph, list item, pre,
-    table row] flags per line) of every visible line, from resiliparse's minimal-HTML rendering. Tags
-    are found by regex scans of the whole rendering, mapped to lines by offset."""
+    table row] flags per line) of every visible line, from resiliparse's minimal-HTML
+    rendering. Tags are found by regex scans of the whole rendering, mapped to lines by offset."""
     from resiliparse.extract.html2text import extract_plain_text
 
     # list_bullets: in this rendering it keeps the <li> tags, and adds no bullet characters
@@ -137,17 +137,16 @@ def _shift(a: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-def _char_counts(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _char_counts(texts: list[str], joined: str, lowered: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per line: digits, ',.;:' marks, separator marks, capitalised words; one numpy pass
-    over the page's code points instead of a Python loop per character."""
+    over the page's code points instead of a Python loop per character. `joined`: the lines
+    joined by newlines; `lowered`: that, lowered."""
     n = len(texts)
-    joined = "\n".join(texts)
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     line_of = np.cumsum(codes == 10)
     digits = np.bincount(line_of, weights=(codes >= 48) & (codes <= 57), minlength=n)
     punct = np.bincount(line_of, weights=np.isin(codes, (44, 46, 59, 58)), minlength=n)
     seps = np.bincount(line_of, weights=np.isin(codes, [ord(c) for c in SEPARATORS]), minlength=n)
-    lowered = joined.lower()
     if len(lowered) == len(joined):
         low = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32)
         upper = low != codes
@@ -158,10 +157,9 @@ def _char_counts(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return digits, punct, seps, caps
 
 
-def _pattern_lines(texts: list[str], digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pattern_lines(texts: list[str], joined: str, lowered: str, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line: holds a boilerplate word, holds a date (searched only in lines with digits)."""
     n = len(texts)
-    lowered = "\n".join(texts).lower()
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
     at = []
     for word in BOILERPLATE:
@@ -170,7 +168,7 @@ def _pattern_lines(texts: list[str], digits: np.ndarray) -> tuple[np.ndarray, np
             at.append(i)
             i = lowered.find(word, i + len(word))
     boiler = np.zeros(n)
-    if at and len(lowered) == starts[-1] + len(texts[-1]):  # lower() kept every offset
+    if at and len(lowered) == len(joined):  # lower() kept every offset
         boiler[np.searchsorted(starts, at, side="right") - 1] = 1.0
     elif at:
         boiler = np.fromiter((any(w in t.lower() for w in BOILERPLATE) for t in texts), dtype=np.float64, count=n)
@@ -201,7 +199,9 @@ def line_features(tree, texts: list[str], link_chars: np.ndarray, blocks: np.nda
     in_main = np.fromiter((t in main for t in texts), dtype=np.float64, count=n)
     heading, paragraph, list_item, pre, table_row = blocks.T
     ends = np.fromiter((END_PUNCT.search(t) is not None for t in texts), dtype=np.float64, count=n)
-    digits, punct, seps, caps = _char_counts(texts)
+    joined = "\n".join(texts)
+    lowered = joined.lower()
+    digits, punct, seps, caps = _char_counts(texts, joined, lowered)
     counts = Counter(texts)
     repeats = np.fromiter((counts[t] for t in texts), dtype=np.float64, count=n)
     i = np.arange(n)
@@ -212,7 +212,7 @@ def line_features(tree, texts: list[str], link_chars: np.ndarray, blocks: np.nda
     span_distance = np.where(i < first, first - i, np.where(i > last, i - last, 0)) / n
     unskipped = _line_set(tree, skip_elements=list(SKIP_SELECTORS))
     kept = np.fromiter((t in unskipped for t in texts), dtype=np.float64, count=n)
-    boiler, date = _pattern_lines(texts, digits)
+    boiler, date = _pattern_lines(texts, joined, lowered, digits)
     columns = [
         log_chars, np.log1p(words), link, in_main, heading, paragraph, list_item, pre,
         ends, digits / np.maximum(chars, 1), punct / np.maximum(words, 1), seps, caps / np.maximum(words, 1),
