@@ -61,6 +61,21 @@ FEATURES = (
 )
 
 
+# Characters a reader never sees that split words in the source ("réac\xadtion"): soft
+# hyphen, zero-width space, BOM. ZWJ/ZWNJ carry meaning in some scripts and are kept.
+INVISIBLE = "\xad\u200b\ufeff"
+_DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
+NOSCRIPT_TAG = re.compile(r"</?noscript\b[^>]*>", re.I)
+# A page that renders less than this is parsed again without <noscript> tags (page_features)
+SWALLOWED_CHARS = 200
+
+
+def _visible(rendered: str) -> str:
+    if any(c in rendered for c in INVISIBLE):
+        return rendered.translate(_DROP_INVISIBLE)
+    return rendered
+
+
 def _normalise(line: str) -> str:
     """Whitespace collapsed; table cells (resiliparse puts two tabs between them) joined by
     " | " as trafilatura writes table rows, so a row stays readable as one."""
@@ -78,7 +93,7 @@ def page_lines(tree) -> tuple[list[str], np.ndarray, np.ndarray]:
     # list_bullets: in this rendering it keeps the <li> tags, and adds no bullet characters
     rendered = extract_plain_text(tree, preserve_formatting="minimal_html", main_content=False, links=True,
                                   alt_texts=False, list_bullets=True)
-    raw_lines = rendered.split("\n")
+    raw_lines = _visible(rendered).split("\n")
     newlines = np.cumsum([len(line) + 1 for line in raw_lines[:-1]])
 
     def line_of(offsets):
@@ -117,7 +132,7 @@ def _line_set(tree, **options) -> set[str]:
     from resiliparse.extract.html2text import extract_plain_text
 
     rendered = extract_plain_text(tree, preserve_formatting=True, alt_texts=False, list_bullets=False, **options)
-    return {_normalise(line) for line in rendered.split("\n")}
+    return {_normalise(line) for line in _visible(rendered).split("\n")}
 
 
 def _window_mean(a: np.ndarray, k: int) -> np.ndarray:
@@ -233,4 +248,13 @@ def page_features(html: str):
 
     tree = HTMLTree.parse(html)
     texts, link_chars, blocks = page_lines(tree)
+    if sum(map(len, texts)) < SWALLOWED_CHARS and NOSCRIPT_TAG.search(html):
+        # The HTML parser runs with scripting off, so `<noscript><div></noscript>` leaves the
+        # div open inside <noscript>, the rest of the page nests in it, and the renderer skips
+        # it all (a real page of the evaluation set rendered nothing). Parse it again without
+        # the noscript tags; keep whichever reading has more text.
+        retry = HTMLTree.parse(NOSCRIPT_TAG.sub("", html))
+        again = page_lines(retry)
+        if sum(map(len, again[0])) > sum(map(len, texts)):
+            tree, (texts, link_chars, blocks) = retry, again
     return texts, line_features(tree, texts, link_chars, blocks)

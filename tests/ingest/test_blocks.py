@@ -97,3 +97,18 @@ def test_table_rows_read_as_cells():
                                           "<tr><td>A</td><td>1.204</td></tr></table></article>"))
     rows = [t for t, row in zip(texts, X[:, FEATURES.index("table_row")]) if row]
     assert rows == ["Partei | Stimmen", "A | 1.204"]
+
+
+def test_page_swallowed_by_unclosed_noscript_div_is_read_again():
+    # `<noscript><div></noscript>` with scripting off nests the whole page in <noscript>
+    # (a real evaluation page rendered nothing); the retry without noscript tags reads it
+    body = "<p>Der Bericht beschreibt die Zählung der Tiere im Park in diesem Jahr sehr genau.</p>" * 4
+    page = f"<html><body><noscript><div id='nojs'></noscript><div>{body}</div></body></html>"
+    texts, X = page_features(page)
+    assert any("Zählung der Tiere" in t for t in texts)
+    assert X.shape == (len(texts), len(FEATURES))
+
+
+def test_soft_hyphens_and_zero_width_spaces_are_dropped():
+    texts, _ = page_features("<html><body><p>En réac\u00adtion à la can\u00addi\u00addature\u200b du conseil.</p></body></html>")
+    assert texts == ["En réaction à la candidature du conseil."]
