@@ -112,3 +112,36 @@ def test_page_swallowed_by_unclosed_noscript_div_is_read_again():
 def test_soft_hyphens_and_zero_width_spaces_are_dropped():
     texts, _ = page_features("<html><body><p>En réac\u00adtion à la can\u00addi\u00addature\u200b du conseil.</p></body></html>")
     assert texts == ["En réaction à la candidature du conseil."]
+
+
+def _trainer():
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import train_block_extractor
+
+    return train_block_extractor
+
+
+def test_keep_threshold_prefers_precision_among_near_ties():
+    keep_threshold = _trainer().keep_threshold
+    cv = {"0.4": {"f1": 0.922}, "0.5": {"f1": 0.925}, "0.6": {"f1": 0.921}, "0.7": {"f1": 0.913}}
+    assert keep_threshold(cv) == "0.6"  # within 0.005 of the best: the highest threshold
+    cv["0.6"]["f1"] = 0.919
+    assert keep_threshold(cv) == "0.5"  # 0.006 below: a real loss, the best is kept
+
+
+def test_silver_labels_train_the_unlabelled_lines_at_their_weight():
+    fit = _trainer().fit
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 3))
+    gold = np.full(400, -1)
+    gold[:40] = (X[:40, 0] > 0.5).astype(int)  # a few gold lines: feature 0 decides
+    silver = (X[:, 1] > 0.5).astype(int)  # the weak labeller says feature 1 decides
+    page = {"X": X, "y": gold, "silver": silver}
+    test = np.array([[0.9, 0.1, 0.5], [0.1, 0.9, 0.5]])
+    gold_only = fit([page], silver_weight=0).predict_proba(test)[:, 1]
+    heavy = fit([page], silver_weight=1.0).predict_proba(test)[:, 1]
+    assert gold_only[0] > 0.5 > gold_only[1]  # silver ignored at weight 0
+    assert heavy[1] > gold_only[1] and heavy[0] < gold_only[0]  # the 360 silver lines pull the model

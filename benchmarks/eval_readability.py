@@ -1,0 +1,68 @@
+"""Extraction F1 on a third set no engine here was trained on: the real pages among Mozilla
+readability's test pages (test/test-pages/*/source.html over 20 KB: news, blogs, Wikipedia,
+documentation; the smaller ones are its synthetic unit tests), with readability's own
+expected.html as gold. Scored like eval_aeb.py, with the article-extraction-benchmark's
+shingle F1 (imported from that checkout's evaluate.py). The gold is one extractor's curated
+output, not a human's: it keeps image captions and bylines that other conventions drop.
+
+    python benchmarks/eval_readability.py --root READABILITY_CHECKOUT --aeb-root AEB_CHECKOUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+
+from gristmill.pipeline.ingest.extract import ENGINES
+
+DEFAULT_ENGINES = "blocks,trafilatura,trafilatura+resiliparse,resiliparse"
+MIN_SOURCE_CHARS = 20_000  # below this the test pages are readability's synthetic unit tests
+
+
+def load(root: str) -> list[tuple[str, str, str]]:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    pages = []
+    for d in sorted(glob.glob(os.path.join(root, "test", "test-pages", "*"))):
+        with open(os.path.join(d, "source.html"), encoding="utf-8", errors="replace") as f:
+            source = f.read()
+        if len(source) < MIN_SOURCE_CHARS:
+            continue
+        with open(os.path.join(d, "expected.html"), encoding="utf-8", errors="replace") as f:
+            gold = extract_plain_text(f.read(), preserve_formatting=True)
+        pages.append((os.path.basename(d), source, gold))
+    return pages
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", required=True, help="checkout of https://github.com/mozilla/readability")
+    ap.add_argument("--aeb-root", required=True, help="checkout of scrapinghub/article-extraction-benchmark")
+    ap.add_argument("--engines", default=DEFAULT_ENGINES)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, args.aeb_root)
+    from evaluate import metrics_from_tp_fp_fns, string_shingle_matching
+
+    pages = load(args.root)
+    if not pages:
+        print(f"no readability test pages under {args.root}", file=sys.stderr)
+        return 2
+    print(f"{len(pages)} pages from {args.root}")
+    print("| engine | F1 | precision | recall | pages/s |")
+    print("|---|---|---|---|---|")
+    for name in args.engines.split(","):
+        engine = ENGINES[name]
+        t0 = time.perf_counter()
+        out = [engine(source) or "" for _, source, _ in pages]
+        secs = time.perf_counter() - t0
+        m = metrics_from_tp_fp_fns([string_shingle_matching(gold, text) for (_, _, gold), text in zip(pages, out)])
+        print(f"| {name} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(pages) / secs:.0f} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
