@@ -25,6 +25,20 @@ from gristmill.pipeline.ingest.extract import ENGINES
 DEFAULT_ENGINES = "blocks,trafilatura,trafilatura+resiliparse,resiliparse"
 
 
+def print_table(engines: list[str], htmls: list[str], golds: list[str], metrics, matching) -> None:
+    """One markdown row per engine: the benchmark's shingle F1/precision/recall, pages/s."""
+    print("| engine | F1 | precision | recall | pages/s |")
+    print("|---|---|---|---|---|")
+    for name in engines:
+        engine = ENGINES[name]
+        t0 = time.perf_counter()
+        out = [engine(html) or "" for html in htmls]
+        secs = time.perf_counter() - t0
+        m = metrics([matching(gold, text) for gold, text in zip(golds, out)])
+        print(f"| {name} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(htmls) / secs:.0f} |",
+              flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, help="checkout of article-extraction-benchmark")
@@ -43,16 +57,9 @@ def main(argv=None) -> int:
         with gzip.open(os.path.join(args.root, "html", f"{key}.html.gz"), "rb") as f:
             pages[key], _ = decode(f.read())
     print(f"{len(pages)} pages from {args.root}")
-    print("| engine | F1 | precision | recall | pages/s |")
-    print("|---|---|---|---|---|")
-    for name in args.engines.split(","):
-        engine = ENGINES[name]
-        t0 = time.perf_counter()
-        out = {k: engine(html) or "" for k, html in pages.items()}
-        secs = time.perf_counter() - t0
-        m = metrics_from_tp_fp_fns([string_shingle_matching(truth[k].get("articleBody", ""), out[k]) for k in truth])
-        print(f"| {name} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(pages) / secs:.0f} |",
-              flush=True)
+    keys = list(truth)
+    print_table(args.engines.split(","), [pages[k] for k in keys], [truth[k].get("articleBody", "") for k in keys],
+                metrics_from_tp_fp_fns, string_shingle_matching)
     return 0
 
 

@@ -14,11 +14,10 @@ import argparse
 import glob
 import os
 import sys
-import time
 
-from gristmill.pipeline.ingest.extract import ENGINES
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_aeb import DEFAULT_ENGINES, print_table  # noqa: E402
 
-DEFAULT_ENGINES = "blocks,trafilatura,trafilatura+resiliparse,resiliparse"
 MIN_SOURCE_CHARS = 20_000  # below this the test pages are readability's synthetic unit tests
 
 
@@ -51,16 +50,8 @@ def main(argv=None) -> int:
         print(f"no readability test pages under {args.root}", file=sys.stderr)
         return 2
     print(f"{len(pages)} pages from {args.root}")
-    print("| engine | F1 | precision | recall | pages/s |")
-    print("|---|---|---|---|---|")
-    for name in args.engines.split(","):
-        engine = ENGINES[name]
-        t0 = time.perf_counter()
-        out = [engine(source) or "" for _, source, _ in pages]
-        secs = time.perf_counter() - t0
-        m = metrics_from_tp_fp_fns([string_shingle_matching(gold, text) for (_, _, gold), text in zip(pages, out)])
-        print(f"| {name} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(pages) / secs:.0f} |",
-              flush=True)
+    print_table(args.engines.split(","), [source for _, source, _ in pages], [gold for _, _, gold in pages],
+                metrics_from_tp_fp_fns, string_shingle_matching)
     return 0
 
 
