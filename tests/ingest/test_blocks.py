@@ -118,7 +118,9 @@ def _trainer():
     import os
     import sys
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    from tests.support.paths import REPO
+
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
     import train_block_extractor
 
     return train_block_extractor
