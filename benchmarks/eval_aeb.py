@@ -39,27 +39,40 @@ def print_table(engines: list[str], htmls: list[str], golds: list[str], metrics,
               flush=True)
 
 
+def shingle_scorer(root: str):
+    """The benchmark's own (metrics_from_tp_fp_fns, string_shingle_matching), from its evaluate.py."""
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from evaluate import metrics_from_tp_fp_fns, string_shingle_matching
+
+    return metrics_from_tp_fp_fns, string_shingle_matching
+
+
+def load(root: str) -> list[tuple[str, str, str, str]]:
+    """(key, decoded html, gold article body, url) per page; [] if root is not a checkout."""
+    truth_path = os.path.join(root, "ground-truth.json")
+    if not os.path.exists(truth_path):
+        return []
+    pages = []
+    for key, gold in json.load(open(truth_path, encoding="utf-8")).items():
+        with gzip.open(os.path.join(root, "html", f"{key}.html.gz"), "rb") as f:
+            html, _ = decode(f.read())
+        pages.append((key, html, gold.get("articleBody", ""), gold.get("url", key)))
+    return pages
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, help="checkout of article-extraction-benchmark")
     ap.add_argument("--engines", default=DEFAULT_ENGINES)
     args = ap.parse_args(argv)
-    truth_path = os.path.join(args.root, "ground-truth.json")
-    if not os.path.exists(truth_path):
+    pages = load(args.root)
+    if not pages:
         print(f"not an article-extraction-benchmark checkout: {args.root}", file=sys.stderr)
         return 2
-    sys.path.insert(0, args.root)
-    from evaluate import metrics_from_tp_fp_fns, string_shingle_matching
-
-    truth = json.load(open(truth_path, encoding="utf-8"))
-    pages = {}
-    for key in truth:
-        with gzip.open(os.path.join(args.root, "html", f"{key}.html.gz"), "rb") as f:
-            pages[key], _ = decode(f.read())
     print(f"{len(pages)} pages from {args.root}")
-    keys = list(truth)
-    print_table(args.engines.split(","), [pages[k] for k in keys], [truth[k].get("articleBody", "") for k in keys],
-                metrics_from_tp_fp_fns, string_shingle_matching)
+    print_table(args.engines.split(","), [html for _, html, _, _ in pages], [gold for _, _, gold, _ in pages],
+                *shingle_scorer(args.root))
     return 0
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from eval_aeb import DEFAULT_ENGINES, print_table  # noqa: E402
+from eval_aeb import DEFAULT_ENGINES, print_table, shingle_scorer  # noqa: E402
 
 MIN_SOURCE_CHARS = 20_000  # below this the test pages are readability's synthetic unit tests
 
@@ -36,22 +37,24 @@ def load(root: str) -> list[tuple[str, str, str]]:
     return pages
 
 
+def site_of(name: str) -> str:
+    """The site a test page comes from: "wikipedia-2" -> "wikipedia", "ars-1" -> "ars"."""
+    return re.sub(r"-\d+$", "", name)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", required=True, help="checkout of https://github.com/mozilla/readability")
     ap.add_argument("--aeb-root", required=True, help="checkout of scrapinghub/article-extraction-benchmark")
     ap.add_argument("--engines", default=DEFAULT_ENGINES)
     args = ap.parse_args(argv)
-    sys.path.insert(0, args.aeb_root)
-    from evaluate import metrics_from_tp_fp_fns, string_shingle_matching
-
     pages = load(args.root)
     if not pages:
         print(f"no readability test pages under {args.root}", file=sys.stderr)
         return 2
     print(f"{len(pages)} pages from {args.root}")
     print_table(args.engines.split(","), [source for _, source, _ in pages], [gold for _, _, gold in pages],
-                metrics_from_tp_fp_fns, string_shingle_matching)
+                *shingle_scorer(args.aeb_root))
     return 0
 
 

@@ -147,3 +147,29 @@ def test_silver_labels_train_the_unlabelled_lines_at_their_weight():
     heavy = fit([page], silver_weight=1.0).predict_proba(test)[:, 1]
     assert gold_only[0] > 0.5 > gold_only[1]  # silver ignored at weight 0
     assert heavy[1] > gold_only[1] and heavy[0] < gold_only[0]  # the 360 silver lines pull the model
+
+
+def test_dense_labels_from_an_article_text():
+    dense_labels = _trainer().dense_labels
+    gold = "A storm hit the coast on Monday night and cut power to thousands.\nWeather\nIt was the third storm this month."
+    texts = [
+        "A storm hit the coast on Monday night and cut power to thousands.",  # in the gold: main text
+        "Sign up for our newsletter to get the latest news every morning",  # not in it: boilerplate
+        "Weather",  # a short line that is a line of the gold
+        "Share",  # a short line the gold never says
+        "storm",  # short, inside a longer gold line only: unknown
+        "It was the third storm this month. Read our live coverage of the weather today",  # half in: unknown
+        "",
+    ]
+    assert dense_labels(texts, gold).tolist() == [1, 0, 1, 0, -1, -1, -1]
+
+
+def test_pages_without_silver_labels_train_on_their_labelled_lines_only():
+    fit = _trainer().fit
+    rng = np.random.default_rng(0)
+    X = rng.random((5200, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    y[200:] = -1  # unlabelled lines of a dense-gold page must not become boilerplate
+    X[200:, 0] = 0.9  # ... which 5,000 of them at weight 0.05 would outvote, read as label 0
+    model = fit([{"X": X, "y": y, "silver": None}], silver_weight=0.05)
+    assert model.predict_proba(np.array([[0.9, 0.5]]))[0, 1] > 0.5
