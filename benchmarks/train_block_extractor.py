@@ -91,17 +91,21 @@ def load_pages(root: str, silver: bool = True) -> list[dict]:
     return pages
 
 
+def _shingles(words: list[str]) -> list[tuple[str, ...]]:
+    return list(zip(words, words[1:], words[2:], words[3:]))
+
+
 def dense_labels(texts: list[str], gold: str) -> np.ndarray:
     """1 / 0 / -1 (unlabelled) per line, from a gold text of the whole article."""
     tokens = WORD.findall(gold)
-    shingles = set(zip(tokens, tokens[1:], tokens[2:], tokens[3:]))
+    shingles = set(_shingles(tokens))
     gold_lines = {tuple(WORD.findall(line)) for line in gold.split("\n")}
     gold_words = f" {' '.join(tokens)} "
     y = np.full(len(texts), -1)
     for i, text in enumerate(texts):
         words = WORD.findall(text)
         if len(words) >= 4:
-            own = list(zip(words, words[1:], words[2:], words[3:]))
+            own = _shingles(words)
             share = sum(s in shingles for s in own) / len(own)
             y[i] = 1 if share >= DENSE_IN else 0 if share <= DENSE_OUT else -1
         elif words:  # "Share", "Home": a short line is main text only as a line of the gold
@@ -146,10 +150,10 @@ def fit(pages: list[dict], silver_weight: float = SILVER_WEIGHT):
     for p in pages:
         if not len(p["X"]):
             continue
-        gold = p["y"] >= 0
-        use = np.ones(len(gold), dtype=bool) if silver_weight > 0 and p.get("silver") is not None else gold
+        gold, silver = p["y"] >= 0, p.get("silver")
+        use = np.ones(len(gold), dtype=bool) if silver_weight > 0 and silver is not None else gold
         X.append(p["X"][use])
-        y.append(np.where(gold, p["y"], p["silver"] if p.get("silver") is not None else 0)[use])
+        y.append(np.where(gold, p["y"], 0 if silver is None else silver)[use])
         w.append(np.where(gold, 1.0, silver_weight)[use])
     return HistGradientBoostingClassifier(**PARAMS).fit(np.vstack(X), np.concatenate(y), sample_weight=np.concatenate(w))
 
@@ -175,10 +179,16 @@ def _probabilities(train: list[dict], test: list[dict], silver_weight: float, tm
     return [ensemble.probability(p["X"]) for p in test]
 
 
+def _sets(pages: list[dict]) -> dict[str, list[int]]:
+    """{set name: indices of its pages}, in the order the sets were loaded."""
+    out: dict[str, list[int]] = {}
+    for i, p in enumerate(pages):
+        out.setdefault(p["set"], []).append(i)
+    return out
+
+
 def _by_set(pages: list[dict], probs: list, scorer) -> dict:
-    names = dict.fromkeys(p["set"] for p in pages)
-    return {n: score_set([p for p in pages if p["set"] == n], [q for p, q in zip(pages, probs) if p["set"] == n],
-                         scorer) for n in names}
+    return {n: score_set([pages[i] for i in idx], [probs[i] for i in idx], scorer) for n, idx in _sets(pages).items()}
 
 
 def cross_validate(pages: list[dict], k: int, seed: int, tmp: str, silver_weight: float, scorer=None) -> dict:
@@ -196,8 +206,10 @@ def cross_validate(pages: list[dict], k: int, seed: int, tmp: str, silver_weight
 def hold_out_sets(pages: list[dict], tmp: str, silver_weight: float, scorer) -> dict:
     """{set: {threshold: scores}} for each set but the first, by a model trained on the others."""
     out = {}
-    for name in dict.fromkeys(p["set"] for p in pages if p["set"] != TRAFILATURA_EVAL):
-        test = [p for p in pages if p["set"] == name]
+    for name, idx in _sets(pages).items():
+        if name == TRAFILATURA_EVAL:
+            continue
+        test = [pages[i] for i in idx]
         out[name] = score_set(test, _probabilities([p for p in pages if p["set"] != name], test, silver_weight, tmp),
                               scorer)
     return out
@@ -249,10 +261,10 @@ def main(argv=None) -> int:
     if args.aeb_root and not any(p["set"] == "aeb" for p in pages):
         ap.error(f"no article-extraction-benchmark pages under {args.aeb_root}")
     scorer = eval_aeb.shingle_scorer(args.aeb_root) if args.aeb_root else None
-    for name in dict.fromkeys(p["set"] for p in pages):
-        mine = [p for p in pages if p["set"] == name]
-        print(f"{name}: {len(mine)} pages, {sum(len(p['texts']) for p in mine)} lines, "
-              f"{sum(int((p['y'] >= 0).sum()) for p in mine)} with gold labels")
+    sets = _sets(pages)
+    for name, idx in sets.items():
+        print(f"{name}: {len(idx)} pages, {sum(len(pages[i]['texts']) for i in idx)} lines, "
+              f"{sum(int((pages[i]['y'] >= 0).sum()) for i in idx)} with gold labels")
     print(f"silver weight {args.silver_weight} ({time.perf_counter() - t0:.1f} s)")
     tmp = args.out + ".cv.npz"
     cv = cross_validate(pages, args.folds, args.seed, tmp, args.silver_weight, scorer)
@@ -262,7 +274,7 @@ def main(argv=None) -> int:
     _print_scores(f"held out by site ({args.folds} folds over all sets' sites, seed {args.seed}):", cv, best)
     if by_set:
         _print_scores("held out by set (trained on the other sets):", by_set, best)
-    report = {"pages": {n: sum(p["set"] == n for p in pages) for n in cv}, "folds": args.folds, "seed": args.seed,
+    report = {"pages": {n: len(idx) for n, idx in sets.items()}, "folds": args.folds, "seed": args.seed,
               "params": PARAMS, "silver_weight": args.silver_weight, "cv": cv, "held_out_by_set": by_set,
               "keep_at": float(best)}
     if not args.cv_only:
