@@ -1,9 +1,11 @@
-"""Extraction F1 on a third set no engine here was trained on: the real pages among Mozilla
+"""Extraction F1 on a third set: the real pages among Mozilla
 readability's test pages (test/test-pages/*/source.html over 20 KB: news, blogs, Wikipedia,
 documentation; the smaller ones are its synthetic unit tests), with readability's own
 expected.html as gold. Scored like eval_aeb.py, with the article-extraction-benchmark's
 shingle F1 (imported from that checkout's evaluate.py). The gold is one extractor's curated
 output, not a human's: it keeps image captions and bylines that other conventions drop.
+The default `blocks` model is trained on these pages too (its row is in-sample; held out:
+train_block_extractor.py); the other engines never saw them.
 
     python benchmarks/eval_readability.py --root READABILITY_CHECKOUT --aeb-root AEB_CHECKOUT
 """

@@ -1,10 +1,12 @@
-"""The `blocks` engine: keeps the lines a trained tree ensemble scores as main text.
+"""The `blocks` engine: keeps the lines two trained tree ensembles score as main text.
 
-The model is scikit-learn's HistGradientBoostingClassifier, trained by
-`benchmarks/train_block_extractor.py` on the trafilatura evaluation pages and exported as
-flat node arrays (`models/blocks-v1.npz`), so loading it needs neither pickle nor the
-scikit-learn version it was trained with, and a page's lines are scored by all trees at
-once in a few numpy gathers (one sklearn call per page costs ~5 ms; this ~0.5 ms).
+The first ensemble scores each line from its own features and its neighbours'; the second
+scores it again from those features plus the first scores around it (`context_features`).
+Both are scikit-learn HistGradientBoostingClassifiers, trained by
+`benchmarks/train_block_extractor.py` and exported as flat node arrays in one file
+(`models/blocks-v2.npz`), so loading needs neither pickle nor the scikit-learn version they
+were trained with, and a page's lines are scored by all trees at once in a few numpy gathers
+(one sklearn call per page costs ~5 ms; this ~0.4 ms an ensemble).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import os
 
 import numpy as np
 
-from gristmill.pipeline.ingest.blocks import FEATURES, page_features
+from gristmill.pipeline.ingest.blocks import FEATURES, context_features, page_features
 
-MODEL_FILE = "blocks-v1.npz"
+MODEL_FILE = "blocks-v2.npz"
 THRESHOLD_KEY = "keep_at"
 TABLE_ROW, IN_MAIN = FEATURES.index("table_row"), FEATURES.index("in_main")
+ARRAYS = ("feature", "threshold", "left", "right", "value", "roots", "baseline", "depth")
+LINES, CONTEXT = "lines_", "context_"  # array-name prefixes of the two ensembles in one model file
 
 
 class TreeEnsemble:
@@ -37,10 +41,9 @@ class TreeEnsemble:
         self.keep_at = float(keep_at)
 
     @classmethod
-    def load(cls, path: str) -> "TreeEnsemble":
+    def load(cls, path: str, prefix: str = "") -> "TreeEnsemble":
         with np.load(path) as z:
-            return cls(z["feature"], z["threshold"], z["left"], z["right"], z["value"], z["roots"],
-                       z["baseline"], z["depth"], z[THRESHOLD_KEY])
+            return cls(*(z[prefix + k] for k in ARRAYS), z[THRESHOLD_KEY])
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         n, width = X.shape
@@ -56,9 +59,9 @@ class TreeEnsemble:
         return 1.0 / (1.0 + np.exp(-logit))
 
 
-def export_hgb(model, path: str, keep_at: float) -> None:
-    """Write a fitted binary HistGradientBoostingClassifier (numeric features, no missing
-    values) as flat arrays; `keep_at` is the probability from which a line is kept."""
+def hgb_arrays(model) -> dict[str, np.ndarray]:
+    """A fitted binary HistGradientBoostingClassifier (numeric features, no missing values)
+    as flat node arrays, named as in ARRAYS."""
     feature, threshold, left, right, value, roots = [], [], [], [], [], []
     offset = 0
     depth = 0
@@ -76,10 +79,41 @@ def export_hgb(model, path: str, keep_at: float) -> None:
         depth = max(depth, int(nodes["depth"].max()))
         offset += count
     baseline = float(np.ravel(model._baseline_prediction)[0])
-    np.savez_compressed(path, feature=np.concatenate(feature), threshold=np.concatenate(threshold),
-                        left=np.concatenate(left), right=np.concatenate(right), value=np.concatenate(value),
-                        roots=np.asarray(roots, dtype=np.int32), baseline=baseline, depth=depth,
-                        **{THRESHOLD_KEY: keep_at})
+    return dict(feature=np.concatenate(feature), threshold=np.concatenate(threshold), left=np.concatenate(left),
+                right=np.concatenate(right), value=np.concatenate(value), roots=np.asarray(roots, dtype=np.int32),
+                baseline=baseline, depth=depth)
+
+
+def export_hgb(model, path: str, keep_at: float) -> None:
+    """Write one fitted ensemble; `keep_at` is the probability from which a line is kept."""
+    np.savez_compressed(path, **hgb_arrays(model), **{THRESHOLD_KEY: keep_at})
+
+
+def export_blocks(lines, context, path: str, keep_at: float) -> None:
+    """Write the engine's model file: the line ensemble and the context ensemble (None: the
+    first scores are final)."""
+    arrays = {LINES + k: v for k, v in hgb_arrays(lines).items()}
+    if context is not None:
+        arrays.update({CONTEXT + k: v for k, v in hgb_arrays(context).items()})
+    np.savez_compressed(path, **arrays, **{THRESHOLD_KEY: keep_at})
+
+
+class BlockModel:
+    """The two ensembles of a model file; `probability` is the context ensemble's score."""
+
+    def __init__(self, lines: TreeEnsemble, context: TreeEnsemble | None, keep_at: float):
+        self.lines, self.context, self.keep_at = lines, context, keep_at
+
+    @classmethod
+    def load(cls, path: str) -> "BlockModel":
+        with np.load(path) as z:
+            has_context = CONTEXT + "feature" in z.files
+        lines = TreeEnsemble.load(path, LINES)
+        return cls(lines, TreeEnsemble.load(path, CONTEXT) if has_context else None, lines.keep_at)
+
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        score = self.lines.probability(X)
+        return score if self.context is None else self.context.probability(context_features(X, score))
 
 
 def model_path() -> str:
@@ -112,13 +146,13 @@ def main_text(texts: list[str], X: np.ndarray, prob: np.ndarray, keep_at: float)
     return "\n".join(t for t, k in zip(texts, keep) if k)
 
 
-_MODEL: TreeEnsemble | None = None
+_MODEL: BlockModel | None = None
 
 
 def extract_blocks(html: str) -> str:
     """Main text: the lines the model keeps, in page order, one per line."""
     global _MODEL
     if _MODEL is None:
-        _MODEL = TreeEnsemble.load(model_path())
+        _MODEL = BlockModel.load(model_path())
     texts, X = page_features(html)
     return main_text(texts, X, _MODEL.probability(X), _MODEL.keep_at)

@@ -4,7 +4,8 @@ resiliparse parses the page once (C++) and renders it three ways: every visible 
 minimal HTML (so headings, paragraphs, list items and link text are known per line), its
 own main-content guess, and the page with common boilerplate containers (navigation,
 sharing/comments/related, bylines/dates) skipped. A line's features are numbers about it
-and its neighbours; `block_model.py` scores them. Everything per page is a few numpy
+and its neighbours; `block_model.py` scores them, then scores them again with the first scores
+of their neighbours (`context_features`). Everything per page is a few numpy
 passes over the page's characters, not a Python object per node, so a page costs ~3 ms.
 """
 
@@ -258,3 +259,36 @@ def page_features(html: str):
         if sum(map(len, again[0])) > sum(map(len, texts)):
             tree, (texts, link_chars, blocks) = retry, again
     return texts, line_features(tree, texts, link_chars, blocks)
+
+
+# Scores from the first model, read again by the second: a line between two confident
+# article paragraphs is likely article too, one among low scores likely not (stacking).
+CONTEXT_FEATURES = (
+    "score", "score_win1", "score_win2", "score_win5", "score_win10", "score_prev", "score_next",
+    "score_prev2", "score_next2", "page_max_score", "page_mean_score", "page_high_share",
+    "inside_high_span", "distance_to_high",
+)
+HIGH_SCORE = 0.5  # a line "scores high" for the span and distance features
+
+
+def context_features(X: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The line features with CONTEXT_FEATURES appended (lines x (FEATURES + CONTEXT_FEATURES))."""
+    n = len(score)
+    if n == 0:
+        return np.zeros((0, X.shape[1] + len(CONTEXT_FEATURES)))
+    high = np.flatnonzero(score >= HIGH_SCORE)
+    i = np.arange(n)
+    if len(high):
+        span = ((i >= high[0]) & (i <= high[-1])).astype(np.float64)
+        at = np.searchsorted(high, i)  # the first high line at or after i
+        after = np.abs(high[np.minimum(at, len(high) - 1)] - i)
+        before = np.abs(i - high[np.maximum(at - 1, 0)])
+        distance = np.minimum(after, before) / n
+    else:
+        span, distance = np.zeros(n), np.ones(n)
+    columns = [
+        score, _window_mean(score, 1), _window_mean(score, 2), _window_mean(score, 5), _window_mean(score, 10),
+        _shift(score, 1), _shift(score, -1), _shift(score, 2), _shift(score, -2),
+        np.full(n, score.max()), np.full(n, score.mean()), np.full(n, len(high) / n), span, distance,
+    ]
+    return np.column_stack([X] + columns)

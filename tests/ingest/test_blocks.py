@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gristmill.pipeline.ingest.block_model import TreeEnsemble, export_hgb, extract_blocks
-from gristmill.pipeline.ingest.blocks import FEATURES, page_features, page_lines
+from gristmill.pipeline.ingest.block_model import BlockModel, TreeEnsemble, export_blocks, export_hgb, extract_blocks
+from gristmill.pipeline.ingest.blocks import CONTEXT_FEATURES, FEATURES, context_features, page_features, page_lines
 from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, get_engine
 
 ARTICLE = " ".join(
@@ -82,6 +82,63 @@ def test_exported_ensemble_matches_scikit_learn(tmp_path):
     assert np.allclose(ensemble.probability(test), model.predict_proba(test)[:, 1], atol=1e-12)
     assert ensemble.keep_at == pytest.approx(0.4)
     assert ensemble.probability(np.zeros((0, 6))).shape == (0,)
+
+
+def test_context_features_read_the_first_scores_around_a_line():
+    X = np.arange(12.0).reshape(6, 2)
+    score = np.array([0.1, 0.9, 0.2, 0.3, 0.8, 0.1])
+    Z = context_features(X, score)
+    assert Z.shape == (6, 2 + len(CONTEXT_FEATURES)) and np.isfinite(Z).all()
+    assert (Z[:, :2] == X).all()
+    col = {name: Z[:, 2 + j] for j, name in enumerate(CONTEXT_FEATURES)}
+    assert col["score"].tolist() == score.tolist()
+    assert col["score_prev"].tolist() == [0, 0.1, 0.9, 0.2, 0.3, 0.8]
+    assert col["score_win1"][1] == pytest.approx((0.1 + 0.9 + 0.2) / 3)
+    assert col["inside_high_span"].tolist() == [0, 1, 1, 1, 1, 0]  # lines 1..4 lie between high scores
+    assert (col["distance_to_high"] * 6).round().tolist() == [1, 0, 1, 1, 0, 1]
+    assert col["page_high_share"][0] == pytest.approx(2 / 6)
+    none_high = context_features(X, np.full(6, 0.2))
+    assert none_high[:, 2 + CONTEXT_FEATURES.index("distance_to_high")].tolist() == [1.0] * 6
+    assert context_features(np.zeros((0, 2)), np.zeros(0)).shape == (0, 2 + len(CONTEXT_FEATURES))
+
+
+def test_exported_two_stage_model_matches_scikit_learn(tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.random((500, 4))
+    y = (X[:, 0] > 0.5).astype(int)
+    lines = HistGradientBoostingClassifier(max_iter=10, max_depth=3, random_state=0).fit(X, y)
+    Z = context_features(X, lines.predict_proba(X)[:, 1])
+    context = HistGradientBoostingClassifier(max_iter=10, max_depth=3, random_state=0).fit(Z, y)
+    path = str(tmp_path / "blocks.npz")
+    export_blocks(lines, context, path, keep_at=0.6)
+    model = BlockModel.load(path)
+    test = rng.random((40, 4))
+    expected = context.predict_proba(context_features(test, lines.predict_proba(test)[:, 1]))[:, 1]
+    assert np.allclose(model.probability(test), expected, atol=1e-12)
+    assert model.keep_at == pytest.approx(0.6)
+    export_blocks(lines, None, path, keep_at=0.5)  # one model: its scores are final
+    assert np.allclose(BlockModel.load(path).probability(test), lines.predict_proba(test)[:, 1], atol=1e-12)
+
+
+def test_context_model_learns_from_scores_of_models_that_never_saw_the_site():
+    trainer = _trainer()
+    rng = np.random.default_rng(2)
+    pages = []
+    for site, flip in (("a.example", False), ("b.example", True)):  # two sites with opposite rules
+        for _ in range(4):
+            X = rng.random((60, 2))
+            y = ((X[:, 0] > 0.5) != flip).astype(int)
+            pages.append({"site": site, "X": X, "y": y, "silver": None})
+    scores = trainer.out_of_fold_scores(pages, k=2, seed=0, silver_weight=0)
+    for p, s in zip(pages, scores):
+        # trained on the other site only, the first model gets this site backwards; a model
+        # that had seen the site would get it right
+        assert np.corrcoef(s, p["y"])[0, 1] < -0.5
+    lines, context = trainer.fit_blocks(pages, silver_weight=0, k=2)
+    assert context.n_features_in_ == 2 + len(CONTEXT_FEATURES)
+    assert trainer.fit_blocks(pages, silver_weight=0, k=2, context=False)[1] is None
 
 
 def test_a_table_is_kept_or_dropped_whole():
