@@ -20,6 +20,11 @@ from gristmill.pipeline.ingest.blocks import FEATURES, context_features, page_fe
 MODEL_FILE = "blocks-v2.npz"
 THRESHOLD_KEY = "keep_at"
 TABLE_ROW, IN_MAIN = FEATURES.index("table_row"), FEATURES.index("in_main")
+LINK_RATIO, LOG_CHARS = FEATURES.index("link_ratio"), FEATURES.index("log_chars")
+# A table whose text is more than this share link text is a listing (threads, teasers, files),
+# dropped whatever its rows score: the model, trained on article tables, kept forum listings of
+# thousands of rows that then sank whole pages in the quality filters (README, "Crawl ingest")
+LISTING_LINK_SHARE = 0.5
 ARRAYS = ("feature", "threshold", "left", "right", "value", "roots", "baseline", "depth")
 LINES, CONTEXT = "lines_", "context_"  # array-name prefixes of the two ensembles in one model file
 
@@ -125,13 +130,16 @@ def model_path() -> str:
     return path
 
 
-def keep_lines(prob: np.ndarray, table_row: np.ndarray, keep_at: float) -> np.ndarray:
+def keep_lines(prob: np.ndarray, table_row: np.ndarray, keep_at: float,
+               link_chars: np.ndarray | None = None, chars: np.ndarray | None = None) -> np.ndarray:
     """Lines to keep: those scored >= keep_at, except that a table (a run of row lines) is
-    kept or dropped whole, by the mean score of its rows, so no table loses its header."""
+    kept or dropped whole, by the mean score of its rows, so no table loses its header; with
+    `link_chars` and `chars` per line, a table that is mostly link text is dropped."""
     keep = prob >= keep_at
     edges = np.flatnonzero(np.diff(np.concatenate(([0], table_row.astype(np.int8), [0]))))
     for start, stop in zip(edges[0::2], edges[1::2]):
-        keep[start:stop] = prob[start:stop].mean() >= keep_at
+        listing = link_chars is not None and link_chars[start:stop].sum() > LISTING_LINK_SHARE * chars[start:stop].sum()
+        keep[start:stop] = not listing and prob[start:stop].mean() >= keep_at
     return keep
 
 
@@ -140,7 +148,8 @@ def main_text(texts: list[str], X: np.ndarray, prob: np.ndarray, keep_at: float)
     main-content lines (a page of bare text, say), so a page with text is never emptied."""
     if not texts:
         return ""
-    keep = keep_lines(prob, X[:, TABLE_ROW], keep_at)
+    chars = np.expm1(X[:, LOG_CHARS])
+    keep = keep_lines(prob, X[:, TABLE_ROW], keep_at, X[:, LINK_RATIO] * chars, chars)
     if not keep.any():
         keep = X[:, IN_MAIN] > 0
     return "\n".join(t for t, k in zip(texts, keep) if k)

@@ -149,6 +149,18 @@ def test_a_table_is_kept_or_dropped_whole():
     assert keep_lines(prob, rows, 0.5).tolist() == [True, True, True, True, False, True, False, False]
 
 
+def test_a_table_of_mostly_link_text_is_dropped_as_a_listing():
+    from gristmill.pipeline.ingest.block_model import keep_lines
+
+    prob = np.full(6, 0.9)  # every row scores high
+    rows = np.array([1, 1, 1, 0, 1, 1])  # a listing (lines 0-2) and a data table (4-5)
+    chars = np.full(6, 40.0)
+    links = np.array([30.0, 25.0, 10.0, 0.0, 5.0, 0.0])  # 65 of 120 characters are links: a listing
+    assert keep_lines(prob, rows, 0.6, links, chars).tolist() == [False, False, False, True, True, True]
+    links[0] = 20.0  # 55 of 120: half or less is link text, the rows' scores decide again
+    assert keep_lines(prob, rows, 0.6, links, chars).all()
+
+
 def test_table_rows_read_as_cells():
     texts, X = page_features(PAGE.replace("</article>", "<table><tr><th>Partei</th><th>Stimmen</th></tr>"
                                           "<tr><td>A</td><td>1.204</td></tr></table></article>"))
