@@ -24,8 +24,6 @@ from gristmill.pipeline.ingest.charset import decode
 from gristmill.pipeline.ingest.extract import ENGINES
 
 DEFAULT_ENGINES = "blocks,trafilatura,trafilatura+resiliparse,resiliparse"
-
-
 IN_SAMPLE = " (in-sample: trained on this set)"
 
 
@@ -39,7 +37,8 @@ def print_table(engines: list[str], htmls: list[str], golds: list[str], metrics,
         out = [engine(html) or "" for html in htmls]
         secs = time.perf_counter() - t0
         m = metrics([matching(gold, text) for gold, text in zip(golds, out)])
-        print(f"| {name}{IN_SAMPLE if name == 'blocks' else ''} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(htmls) / secs:.0f} |",
+        label = name + (IN_SAMPLE if name == "blocks" else "")
+        print(f"| {label} | {m['f1']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | {len(htmls) / secs:.0f} |",
               flush=True)
 
 

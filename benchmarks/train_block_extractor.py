@@ -161,18 +161,24 @@ def fit(pages: list[dict], silver_weight: float = SILVER_WEIGHT, params: dict | 
         X.append(p["X"][use])
         y.append(np.where(gold, p["y"], 0 if silver is None else silver)[use])
         w.append(np.where(gold, 1.0, silver_weight)[use])
-    return HistGradientBoostingClassifier(**(params or PARAMS)).fit(np.vstack(X), np.concatenate(y), sample_weight=np.concatenate(w))
+    return HistGradientBoostingClassifier(**(params or PARAMS)).fit(np.vstack(X), np.concatenate(y),
+                                                                     sample_weight=np.concatenate(w))
+
+
+def _site_folds(pages: list[dict], k: int, seed: int):
+    """(training pages, indices of the held-out pages) for each fold of sites with pages."""
+    folds = domain_folds(pages, k, seed)
+    for f in range(k):
+        test = np.flatnonzero(folds == f)
+        if len(test):
+            yield [p for p, g in zip(pages, folds) if g != f], test
 
 
 def out_of_fold_scores(pages: list[dict], k: int, seed: int, silver_weight: float) -> list[np.ndarray]:
     """First-model scores of every page's lines, each from a model that never saw its site."""
-    folds = domain_folds(pages, k, seed)
     scores: list[np.ndarray] = [np.zeros(0)] * len(pages)
-    for f in range(k):
-        test = np.flatnonzero(folds == f)
-        if not len(test):
-            continue
-        model = fit([p for p, g in zip(pages, folds) if g != f], silver_weight)
+    for train, test in _site_folds(pages, k, seed):
+        model = fit(train, silver_weight)
         for i in test:
             if len(pages[i]["X"]):
                 scores[i] = model.predict_proba(pages[i]["X"])[:, 1]
@@ -225,18 +231,20 @@ def _by_set(pages: list[dict], probs: list, scorer) -> dict:
     return {n: score_set([pages[i] for i in idx], [probs[i] for i in idx], scorer) for n, idx in _sets(pages).items()}
 
 
+def held_out_probabilities(pages: list[dict], k: int, seed: int, tmp: str, silver_weight: float,
+                           context: bool = True) -> list[np.ndarray]:
+    """Every page's line scores from models that never saw its site."""
+    probs: list[np.ndarray | None] = [None] * len(pages)
+    for train, test in _site_folds(pages, k, seed):
+        for i, pr in zip(test, _probabilities(train, [pages[i] for i in test], silver_weight, tmp, context)):
+            probs[i] = pr
+    return probs
+
+
 def cross_validate(pages: list[dict], k: int, seed: int, tmp: str, silver_weight: float, scorer=None,
                    context: bool = True) -> dict:
     """{set: {threshold: scores}}, every page scored by a model that never saw its site."""
-    folds = domain_folds(pages, k, seed)
-    probs: list[np.ndarray | None] = [None] * len(pages)
-    for f in range(k):
-        test = np.flatnonzero(folds == f)
-        held = _probabilities([p for p, g in zip(pages, folds) if g != f], [pages[i] for i in test], silver_weight, tmp,
-                              context)
-        for i, pr in zip(test, held):
-            probs[i] = pr
-    return _by_set(pages, probs, scorer)
+    return _by_set(pages, held_out_probabilities(pages, k, seed, tmp, silver_weight, context), scorer)
 
 
 def hold_out_sets(pages: list[dict], tmp: str, silver_weight: float, scorer, context: bool = True) -> dict:
@@ -287,7 +295,8 @@ def main(argv=None) -> int:
     ap.add_argument("--silver-weight", type=float, default=SILVER_WEIGHT,
                     help="weight of trafilatura's labels on the lines the gold does not label (0: gold only)")
     ap.add_argument("--no-context", action="store_true", help="one model: no second model over neighbours' scores")
-    ap.add_argument("--params", type=json.loads, default={}, help='JSON overrides of the first model\'s PARAMS, e.g. {"max_iter": 80}')
+    ap.add_argument("--params", type=json.loads, default={},
+                    help='JSON overrides of the first model\'s PARAMS, e.g. {"max_iter": 80}')
     args = ap.parse_args(argv)
     if args.readability_root and not args.aeb_root:
         ap.error("--readability-root needs --aeb-root (its evaluate.py scores the pages)")
@@ -316,7 +325,8 @@ def main(argv=None) -> int:
               "params": PARAMS, "context_params": CONTEXT_PARAMS if context else None,
               "silver_weight": args.silver_weight, "cv": cv, "held_out_by_set": by_set, "keep_at": float(best)}
     if not args.cv_only:
-        export_blocks(*fit_blocks(pages, args.silver_weight, args.folds, args.seed, context), args.out, float(best))
+        # inner folds as in every model the CV measured (fit_blocks' defaults), whatever --folds says
+        export_blocks(*fit_blocks(pages, args.silver_weight, context=context), args.out, float(best))
         print(f"wrote {os.path.relpath(args.out)} ({os.path.getsize(args.out) // 1024} KiB), keep at {best}")
     if args.json:
         with open(args.json, "w") as f:

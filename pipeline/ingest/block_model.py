@@ -48,7 +48,12 @@ class TreeEnsemble:
     @classmethod
     def load(cls, path: str, prefix: str = "") -> "TreeEnsemble":
         with np.load(path) as z:
-            return cls(*(z[prefix + k] for k in ARRAYS), z[THRESHOLD_KEY])
+            return cls.from_arrays(z, prefix)
+
+    @classmethod
+    def from_arrays(cls, z, prefix: str = "") -> "TreeEnsemble":
+        """From a mapping of arrays as `export_hgb` / `export_blocks` write them."""
+        return cls(*(z[prefix + k] for k in ARRAYS), z[THRESHOLD_KEY])
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         n, width = X.shape
@@ -111,10 +116,10 @@ class BlockModel:
 
     @classmethod
     def load(cls, path: str) -> "BlockModel":
-        with np.load(path) as z:
-            has_context = CONTEXT + "feature" in z.files
-        lines = TreeEnsemble.load(path, LINES)
-        return cls(lines, TreeEnsemble.load(path, CONTEXT) if has_context else None, lines.keep_at)
+        with np.load(path) as z:  # one read of the file for both ensembles
+            lines = TreeEnsemble.from_arrays(z, LINES)
+            context = TreeEnsemble.from_arrays(z, CONTEXT) if CONTEXT + "feature" in z.files else None
+        return cls(lines, context, lines.keep_at)
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         score = self.lines.probability(X)
