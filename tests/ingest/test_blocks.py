@@ -242,3 +242,25 @@ def test_pages_without_silver_labels_train_on_their_labelled_lines_only():
     X[200:, 0] = 0.9  # ... which 5,000 of them at weight 0.05 would outvote, read as label 0
     model = fit([{"X": X, "y": y, "silver": None}], silver_weight=0.05)
     assert model.predict_proba(np.array([[0.9, 0.5]]))[0, 1] > 0.5
+
+
+def test_line_cnn_of_the_experiments_reads_neighbouring_lines():
+    # benchmarks/try_line_models.py: a line is main text when the line before it has feature 0
+    # high, which no model of the line alone can see; the CNN must learn it on unseen pages
+    _trainer()
+    import try_line_models
+
+    rng = np.random.default_rng(3)
+
+    def page():
+        X = rng.random((40, len(FEATURES)))
+        y = np.concatenate(([0], (X[:-1, 0] > 0.5).astype(int)))
+        return {"X": X, "y": y, "silver": None, "texts": [""] * 40}
+
+    train, test = [page() for _ in range(160)], [page() for _ in range(5)]
+    flat = [np.full(40, 0.5) for _ in train]  # first scores that say nothing
+    predict = try_line_models.train_cnn(train, flat, seed=0, hidden=16, epochs=30)
+    accuracy = np.mean([((predict(p, np.full(40, 0.5)) > 0.5) == p["y"]).mean() for p in test])
+    assert accuracy > 0.9
+    weights = try_line_models.line_targets({"y": np.array([1, -1]), "silver": np.array([1, 0])})[1]
+    assert weights.tolist() == pytest.approx([1.0, 0.05])
