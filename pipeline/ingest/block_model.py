@@ -30,7 +30,7 @@ LINES, CONTEXT = "lines_", "context_"  # array-name prefixes of the two ensemble
 
 
 class TreeEnsemble:
-    """Sum of regression trees on a logit scale; arrays as `export_hgb` writes them."""
+    """Sum of regression trees on a logit scale; arrays as `hgb_arrays` gives them."""
 
     def __init__(self, feature, threshold, left, right, value, roots, baseline, depth, keep_at):
         self.feature = feature.astype(np.intp)
@@ -46,13 +46,8 @@ class TreeEnsemble:
         self.keep_at = float(keep_at)
 
     @classmethod
-    def load(cls, path: str, prefix: str = "") -> "TreeEnsemble":
-        with np.load(path) as z:
-            return cls.from_arrays(z, prefix)
-
-    @classmethod
-    def from_arrays(cls, z, prefix: str = "") -> "TreeEnsemble":
-        """From a mapping of arrays as `export_hgb` / `export_blocks` write them."""
+    def from_arrays(cls, z, prefix: str) -> "TreeEnsemble":
+        """From a mapping of arrays as `export_blocks` writes them."""
         return cls(*(z[prefix + k] for k in ARRAYS), z[THRESHOLD_KEY])
 
     def probability(self, X: np.ndarray) -> np.ndarray:
@@ -94,14 +89,9 @@ def hgb_arrays(model) -> dict[str, np.ndarray]:
                 baseline=baseline, depth=depth)
 
 
-def export_hgb(model, path: str, keep_at: float) -> None:
-    """Write one fitted ensemble; `keep_at` is the probability from which a line is kept."""
-    np.savez_compressed(path, **hgb_arrays(model), **{THRESHOLD_KEY: keep_at})
-
-
 def export_blocks(lines, context, path: str, keep_at: float) -> None:
     """Write the engine's model file: the line ensemble and the context ensemble (None: the
-    first scores are final)."""
+    first scores are final); `keep_at` is the probability from which a line is kept."""
     arrays = {LINES + k: v for k, v in hgb_arrays(lines).items()}
     if context is not None:
         arrays.update({CONTEXT + k: v for k, v in hgb_arrays(context).items()})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gristmill.pipeline.ingest.block_model import BlockModel, TreeEnsemble, export_blocks, export_hgb, extract_blocks
+from gristmill.pipeline.ingest.block_model import BlockModel, export_blocks, extract_blocks
 from gristmill.pipeline.ingest.blocks import CONTEXT_FEATURES, FEATURES, context_features, page_features, page_lines
 from gristmill.pipeline.ingest.extract import DEFAULT_ENGINE, get_engine
 
@@ -76,9 +76,10 @@ def test_exported_ensemble_matches_scikit_learn(tmp_path):
     y = ((X[:, 0] + X[:, 1] * X[:, 2]) > 0.8).astype(int)
     model = HistGradientBoostingClassifier(max_iter=20, max_depth=4, random_state=0).fit(X, y)
     path = str(tmp_path / "m.npz")
-    export_hgb(model, path, keep_at=0.4)
-    ensemble = TreeEnsemble.load(path)
+    export_blocks(model, None, path, keep_at=0.4)  # one ensemble: its scores are final
+    ensemble = BlockModel.load(path)
     test = rng.random((50, 6))
+    assert ensemble.context is None
     assert np.allclose(ensemble.probability(test), model.predict_proba(test)[:, 1], atol=1e-12)
     assert ensemble.keep_at == pytest.approx(0.4)
     assert ensemble.probability(np.zeros((0, 6))).shape == (0,)
