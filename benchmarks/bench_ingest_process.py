@@ -134,7 +134,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--warc", default=os.path.join(tempfile.gettempdir(), "gristmill_bench", "trafilatura_eval.warc.gz"),
                     help="where the eval WARC is (built there from --root if missing)")
-    ap.add_argument("--root", default=eval_warc.DEFAULT_ROOT, help="the trafilatura evaluation set")
+    ap.add_argument("--root", default=eval_warc.DEFAULT_ROOT,
+                    help="pages in the trafilatura evaluation set's layout (default: that set; eval_wceb.py "
+                    "--write-evalset writes another)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best of them is reported")
     ap.add_argument("--no-cluster-row", action="store_true", help="skip the LocalCluster run of gristmill")
     args = ap.parse_args(argv)
@@ -171,8 +173,9 @@ def main(argv=None) -> int:
         r = best[n]
         f1 = eval_warc.score(r["texts"], gold)["f1"]
         print(f"| {labels[n]} | {r['docs']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['docs'] / r['wall']:.1f} | {f1:.3f} |")
-    print("(F1 over these 990 pages: the default `blocks` engine was trained on them, so gristmill's is in-sample;"
-          " its held-out F1 by site is what benchmarks/train_block_extractor.py --cv-only prints)")
+    if os.path.abspath(args.root) == os.path.abspath(eval_warc.DEFAULT_ROOT):
+        print(f"(F1 over these {len(gold)} pages: the default `blocks` engine was trained on them, so gristmill's is"
+              " in-sample; its held-out F1 by site is what benchmarks/train_block_extractor.py --cv-only prints)")
     rate = {n: best[n]["docs"] / best[n]["wall"] for n in names}
     print(f"\nratio gristmill / datatrove (best of {args.repeat}): {rate['gristmill'] / rate['datatrove']:.2f}x"
           + (f"  (on a LocalCluster: {rate['gristmill_cluster'] / rate['datatrove']:.2f}x)"

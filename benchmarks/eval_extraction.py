@@ -23,6 +23,9 @@ import time
 from gristmill.pipeline.ingest.charset import decode
 from gristmill.pipeline.ingest.extract import ENGINES
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_warc import snippet_scores  # noqa: E402
+
 
 def load(root: str):
     gold = json.load(open(os.path.join(root, "evaldata.json"), encoding="utf-8"))
@@ -36,25 +39,11 @@ def load(root: str):
 
 
 def score(pages, engine) -> dict:
-    tp = fp = tn = fn = 0
     t0 = time.perf_counter()
     outputs = [engine(html) or "" for _, html, _, _ in pages]
     secs = time.perf_counter() - t0
-    for (_, _, with_, without), text in zip(pages, outputs):
-        for s in with_:
-            if s in text:
-                tp += 1
-            else:
-                fn += 1
-        for s in without:
-            if s in text:
-                fp += 1
-            else:
-                tn += 1
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f1, "pages_per_s": len(pages) / secs, "seconds": secs}
+    s = snippet_scores((with_, without, text) for (_, _, with_, without), text in zip(pages, outputs))
+    return {**s, "pages_per_s": len(pages) / secs, "seconds": secs}
 
 
 def crawl_speed(engines: list[str]) -> int:

@@ -62,18 +62,22 @@ def ensure(out_path: str, root: str = DEFAULT_ROOT) -> str:
     return out_path
 
 
-def score(texts_by_url: dict[str, str], pages: dict) -> dict:
-    """Snippet precision/recall/F1 (eval_extraction.py's scoring) of extracted texts; a page
-    with no document scores as empty text."""
+def snippet_scores(items) -> dict:
+    """Precision, recall and F1 over snippets, summed over pages: items of (with, without, text)."""
     tp = fp = fn = 0
-    for url, g in pages.items():
-        text = texts_by_url.get(url) or ""
-        for s in g.get("with", []):
-            tp, fn = (tp + 1, fn) if s in text else (tp, fn + 1)
-        fp += sum(1 for s in g.get("without", []) if s in text)
+    for with_, without, text in items:
+        hits = sum(s in text for s in with_)
+        tp, fn, fp = tp + hits, fn + len(with_) - hits, fp + sum(s in text for s in without)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+
+
+def score(texts_by_url: dict[str, str], pages: dict) -> dict:
+    """snippet_scores of texts by URL against the gold of those URLs; a page
+    with no document scores as empty text."""
+    return snippet_scores((g.get("with", []), g.get("without", []), texts_by_url.get(url) or "")
+                          for url, g in pages.items())
 
 
 def main(argv=None) -> int:

@@ -265,3 +265,51 @@ def test_line_cnn_of_the_experiments_reads_neighbouring_lines():
     assert accuracy > 0.9
     weights = try_line_models.line_targets({"y": np.array([1, -1]), "silver": np.array([1, 0])})[1]
     assert weights.tolist() == pytest.approx([1.0, 0.05])
+
+
+def test_fourth_set_reads_its_checkout_and_scores_snippets_by_page_type(tmp_path):
+    import gzip
+    import json
+    import os
+
+    _trainer()
+    import eval_wceb
+
+    truth, html = tmp_path / "benchmark" / "ground-truth", tmp_path / "release" / "html"
+    truth.mkdir(parents=True)
+    html.mkdir(parents=True)
+    for key, kind in (("0001", "product"), ("0002", "forum"), ("0003", "forum")):
+        gold = {"with": [f"Body of page {key}."], "without": ["Sign up now"], "main_content": f"Body of page {key}."}
+        (truth / f"{key}.json").write_text(json.dumps({"file_id": key, "url": f"https://s{key}.example/",
+                                                       "_internal": {"page_type": {"primary": kind}},
+                                                       "ground_truth": gold}))
+        if key != "0003":  # a gold page without its HTML: skipped and counted
+            page = f"<html><body><p>Body of page {key}.</p><p>Caf\xe9</p></body></html>".encode("cp1252")
+            with gzip.open(html / f"{key}.html.gz", "wb") as f:
+                f.write(page)
+    pages, missing = eval_wceb.load(str(tmp_path))
+    assert missing == 1 and [(p["key"], p["type"]) for p in pages] == [("0001", "product"), ("0002", "forum")]
+    assert "Café" in pages[0]["html"]  # decoded by gristmill's charset detection, not as UTF-8
+    s = eval_wceb.score(pages, ["Body of page 0001.", "Body of page 0002. Sign up now"])
+    assert s["shingles"] is None and s["snippets"]["recall"] == 1.0 and s["snippets"]["precision"] == 2 / 3
+    assert s["snippets_by_type"]["product"]["f1"] == 1.0 and s["snippets_by_type"]["forum"]["precision"] == 0.5
+    # the same pages as a trafilatura-eval-style set, for the whole-process benchmark; a URL crawled twice once
+    import eval_warc
+
+    twice = {**pages[0], "key": "0009"}
+    assert eval_wceb.write_eval_layout(pages + [twice], str(tmp_path / "evalset")) == 2
+    assert sorted(os.listdir(tmp_path / "evalset" / "html")) == ["0001.html.gz", "0002.html.gz"]
+    assert (tmp_path / "evalset" / "html" / "0001.html.gz").read_bytes() == (html / "0001.html.gz").read_bytes()
+    assert eval_warc.build(str(tmp_path / "set.warc.gz"), str(tmp_path / "evalset")) == 2
+
+
+def test_gold_lines_of_a_set_train_at_its_weight():
+    trainer = _trainer()
+    X = np.repeat(np.array([[0.0], [1.0]]), 100, axis=0)
+    agree = (X[:, 0] > 0.5).astype(int)  # the set at weight 1: feature high = main text
+    pages = [{"X": X, "y": agree, "silver": None, "set": "aeb"},
+             {"X": X, "y": 1 - agree, "silver": None, "set": "wceb"},  # says the opposite, at its weight
+             {"X": X, "y": 1 - agree, "silver": None, "set": "wceb"}]
+    assert trainer.SET_WEIGHTS["wceb"] < 0.5  # two pages at that weight still count less than one
+    p = trainer.fit(pages, silver_weight=0).predict_proba(np.array([[0.0], [1.0]]))[:, 1]
+    assert p[1] > 0.5 > p[0]
