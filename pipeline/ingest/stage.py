@@ -9,10 +9,12 @@ resource records whose URL is not http(s), e.g. wget's `metadata://` log files),
 `read_error`, `bad_payload`, `bad_content_encoding`, `not_an_archive`, and the per-document
 limits `record_too_large` (`max_record_mb`), `decoded_too_large` (`max_decoded_mb`: gzip /
 deflate / brotli bombs) and `page_too_large` (`max_html_mb`: what the extractor is given).
+Document text is in Unicode NFC.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -62,6 +64,13 @@ def _timestamps(values: list[str | None]) -> pa.Array:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 out.append(None)
         return pa.array(out, TIMESTAMP)
+
+
+def nfc(text: str | None) -> str | None:
+    """Text in Unicode NFC: pages written in decomposed form ("u" + combining diaeresis for "ü",
+    33 of the 2,261 gold pages) would otherwise reach the tokenizer, dedupe and the filters as
+    other bytes than the same words elsewhere. The quick check passes almost every text as is."""
+    return text if not text or unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def record_id(path: str, rec: Record) -> str:
@@ -226,12 +235,12 @@ class Ingest(Stage):
         with phases.timed("decode"):
             text, codec = charset.decode(body, rec.charset, html=kind == "html")
         if kind == "text":
-            return text, codec, None, None, sorted(optout.header_signals(rec.headers))
+            return nfc(text), codec, None, None, sorted(optout.header_signals(rec.headers))
         with phases.timed("signals"):
             lic, evidence = licenses.detect_license(text, rec.url, body if codec == "utf-8" else None)
             signals = optout.header_signals(rec.headers) | optout.meta_signals(text)
         with phases.timed("extract"):
-            extracted = self.extract(text)
+            extracted = nfc(self.extract(text))
         return extracted, codec, lic, evidence, sorted(signals)
 
     def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:

@@ -99,6 +99,24 @@ def test_deterministic(warc):
     assert a.table.equals(b.table) and a.drops.equals(b.drops)
 
 
+def test_document_text_is_nfc_whatever_form_the_page_uses(tmp_path):
+    import unicodedata
+
+    from warcio.warcwriter import WARCWriter
+
+    decomposed = unicodedata.normalize("NFD", "Die Gurtlänge über der Schulter prüfen, bevor das Kind fährt. ")
+    assert decomposed != unicodedata.normalize("NFC", decomposed)
+    path = str(tmp_path / "nfd.warc.gz")
+    with open(path, "wb") as f:
+        w = WARCWriter(f, gzip=True)
+        response(w, "https://site.example/a", html_page(body=f"<p>{decomposed * 8}</p>"))
+        response(w, "https://site.example/b.txt", (decomposed * 8).encode("utf-8"), content_type="text/plain")
+    for engine in ("blocks", "resiliparse"):
+        texts = Ingest(engine=engine).process_file(path).table.column("text").to_pylist()
+        assert len(texts) == 2 and all("Gurtlänge über" in t for t in texts)
+        assert all(unicodedata.is_normalized("NFC", t) for t in texts)
+
+
 def test_robots_txt_from_a_separate_warc(tmp_path):
     from warcio.warcwriter import WARCWriter
 
