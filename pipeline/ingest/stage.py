@@ -66,11 +66,11 @@ def _timestamps(values: list[str | None]) -> pa.Array:
         return pa.array(out, TIMESTAMP)
 
 
-def nfc(text: str | None) -> str | None:
+def nfc(text: str) -> str:
     """Text in Unicode NFC: pages written in decomposed form ("u" + combining diaeresis for "ü",
     33 of the 2,261 gold pages) would otherwise reach the tokenizer, dedupe and the filters as
     other bytes than the same words elsewhere. The quick check passes almost every text as is."""
-    return text if not text or unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def record_id(path: str, rec: Record) -> str:
@@ -205,6 +205,7 @@ class Ingest(Stage):
                 continue
             try:
                 text, codec, lic, evidence, signals = self._text_of(rec, body, kind, phases)
+                text = nfc(text)  # every kind of document, once
             except Exception as e:  # noqa: BLE001 - one bad page never stops the file
                 drop(rec, "extract_error", f"{type(e).__name__}: {e}"[:300])
                 continue
@@ -235,12 +236,12 @@ class Ingest(Stage):
         with phases.timed("decode"):
             text, codec = charset.decode(body, rec.charset, html=kind == "html")
         if kind == "text":
-            return nfc(text), codec, None, None, sorted(optout.header_signals(rec.headers))
+            return text, codec, None, None, sorted(optout.header_signals(rec.headers))
         with phases.timed("signals"):
             lic, evidence = licenses.detect_license(text, rec.url, body if codec == "utf-8" else None)
             signals = optout.header_signals(rec.headers) | optout.meta_signals(text)
         with phases.timed("extract"):
-            extracted = nfc(self.extract(text))
+            extracted = self.extract(text)
         return extracted, codec, lic, evidence, sorted(signals)
 
     def _queue_pdf(self, pdfs: dict, path: str, rec: Record, body: bytes) -> None:
