@@ -313,3 +313,37 @@ def test_gold_lines_of_a_set_train_at_its_weight():
     assert trainer.SET_WEIGHTS["wceb"] < 0.5  # two pages at that weight still count less than one
     p = trainer.fit(pages, silver_weight=0).predict_proba(np.array([[0.0], [1.0]]))[:, 1]
     assert p[1] > 0.5 > p[0]
+
+
+def test_elements_match_the_lazy_regex_they_replace():
+    import re
+
+    from gristmill.pipeline.ingest.blocks import ANCHOR, BLOCK_OPENINGS, _elements
+
+    rendered = ("<p>one</p><p class=x>two\nlines</p><p>never closed <li>a<li>nested</li> tail</li>"
+                "<h2>head <h3>inner</h3> still</h2><a href=1>x</a><a>y<pre>z</pre></a><h1>open<p>p</p>"
+                "<a href='</p>'>odd</a>")
+    for tag, opening in zip(("a", "h[1-6]", "p", "li", "pre"), (ANCHOR,) + BLOCK_OPENINGS):
+        lazy = re.compile(rf"<({tag})\b[^>]*>(.*?)</\1>", re.S)
+        expected = [(m.start(), m.start(2), m.end()) for m in lazy.finditer(rendered)]
+        assert _elements(rendered, opening) == expected, tag
+        assert expected  # every kind occurs, so the comparison reads something
+
+
+def test_char_counts_agree_with_per_line_definitions():
+    import re
+
+    from gristmill.pipeline.ingest.blocks import SEPARATORS, _char_counts
+
+    texts = ["Ein Satz.", '"', "Zitat endet so.»", "Frage?”", "x", "kein Ende", "12 | 3: a, b; c.", "»", ".",
+             "İstanbul Straße Ünal", "a.’"]
+    joined = "\n".join(texts)
+    digits, punct, seps, caps, spaces, ends = _char_counts(texts, joined, joined.lower())
+    end_punct = re.compile(r"[.!?:;][\"')»“”’]?$")
+    assert ends.tolist() == [float(end_punct.search(t) is not None) for t in texts]
+    assert ends.sum() == 6  # both branches: a last mark, and a mark before a closing quote
+    assert digits.tolist() == [sum(c in "0123456789" for c in t) for t in texts]
+    assert punct.tolist() == [sum(c in ",.;:" for c in t) for t in texts]
+    assert seps.tolist() == [sum(c in SEPARATORS for c in t) for t in texts]
+    assert (spaces + 1).tolist() == [t.count(" ") + 1 for t in texts]
+    assert caps.tolist() == [sum(w[:1].isupper() for w in t.split()) for t in texts]
