@@ -19,7 +19,8 @@ import numpy as np
 
 TAG = re.compile(r"<(/?)([a-z0-9]+)[^>]*>")
 # Typical boilerplate words (site furniture in the languages of the training pages and English),
-# found with str.find on the lowered page: a case-insensitive regex alternation costs ~5 ms a page.
+# found in the lowered page in one Aho-Corasick pass (`_boilerplate_finder`): 3x faster than a
+# str.find per word, and a case-insensitive regex alternation cost ~5 ms a page.
 BOILERPLATE = (
     "impressum", "datenschutz", "privacy", "cookie", "copyright", "©", "all rights", "kommentar", "comment",
     "teilen", "share", "facebook", "twitter", "instagram", "whatsapp", "pinterest", "linkedin", "login",
@@ -207,16 +208,29 @@ def _char_counts(texts: list[str], joined: str, lowered: str) -> tuple[np.ndarra
     return counts[:, 1], counts[:, 2], counts[:, 3], caps, counts[:, 4], ends.astype(np.float64)
 
 
+_FINDER = None
+
+
+def _boilerplate_finder():
+    """An Aho-Corasick automaton of BOILERPLATE (built once per process): .iter(text) gives
+    (end offset, word length) of every occurrence."""
+    global _FINDER
+    if _FINDER is None:
+        import ahocorasick
+
+        finder = ahocorasick.Automaton()
+        for word in BOILERPLATE:
+            finder.add_word(word, len(word))
+        finder.make_automaton()
+        _FINDER = finder
+    return _FINDER
+
+
 def _pattern_lines(texts: list[str], joined: str, lowered: str, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per line: holds a boilerplate word, holds a date (searched only in lines with digits)."""
     n = len(texts)
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-    at = []
-    for word in BOILERPLATE:
-        i = lowered.find(word)
-        while i >= 0:
-            at.append(i)
-            i = lowered.find(word, i + len(word))
+    at = [end + 1 - length for end, length in _boilerplate_finder().iter(lowered)]
     boiler = np.zeros(n)
     if at and len(lowered) == len(joined):  # lower() kept every offset
         boiler[np.searchsorted(starts, at, side="right") - 1] = 1.0

@@ -347,3 +347,18 @@ def test_char_counts_agree_with_per_line_definitions():
     assert seps.tolist() == [sum(c in SEPARATORS for c in t) for t in texts]
     assert (spaces + 1).tolist() == [t.count(" ") + 1 for t in texts]
     assert caps.tolist() == [sum(w[:1].isupper() for w in t.split()) for t in texts]
+
+
+def test_boilerplate_lines_match_a_search_per_word():
+    import numpy as np
+
+    from gristmill.pipeline.ingest.blocks import BOILERPLATE, _pattern_lines
+
+    texts = ["😀😀 Teilen auf Facebook", "Ein ganz normaler Satz.", "𝔘𝔫𝔦 Kommentare (3)", "İstanbul home",
+             "nothing here", "© 2024", "Weiterlesen »", "12.03.2024 um 10 Uhr"]
+    for case in (texts, texts[1:2] + texts[4:5], texts[:3] + texts[6:7]):  # with and without a dotted capital I
+        joined = "\n".join(case)
+        boiler, date = _pattern_lines(case, joined, joined.lower(), np.array([sum(c.isdigit() for c in t) for t in case]))
+        assert boiler.tolist() == [float(any(w in t.lower() for w in BOILERPLATE)) for t in case], case
+    assert boiler.tolist() == [1.0, 0.0, 1.0, 1.0]
+    assert date.tolist() == [0.0, 0.0, 0.0, 0.0]
