@@ -335,8 +335,6 @@ def test_char_counts_agree_with_per_line_definitions():
 
 
 def test_boilerplate_lines_match_a_search_per_word():
-    import numpy as np
-
     from gristmill.pipeline.ingest.blocks import BOILERPLATE, _pattern_lines
 
     texts = ["😀😀 Teilen auf Facebook", "Ein ganz normaler Satz.", "𝔘𝔫𝔦 Kommentare (3)", "İstanbul home",
