@@ -154,18 +154,24 @@ def _shift(a: np.ndarray, by: int) -> np.ndarray:
 
 
 def _code_class(groups: tuple[str, ...]) -> np.ndarray:
-    """A table from code point to 1 + the index of the group holding it (0: none); code points
-    past its end are in none."""
+    """A table from code point to 1 + the index of the group holding it (0: none); its last
+    entry is 0, for every code point past the table (`_classes`)."""
     table = np.zeros(max(ord(c) for g in groups for c in g) + 2, dtype=np.int64)
     for k, group in enumerate(groups):
         table[[ord(c) for c in group]] = k + 1
     return table
 
 
+def _classes(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    return table.take(np.minimum(codes, len(table) - 1))
+
+
 # Character classes counted per line in one bincount: digits, ',.;:', separators, spaces
 COUNTED = _code_class(("0123456789", ",.;:", SEPARATORS, " "))
-# A line ends a sentence when its last character is one of .!?:; or is a closing quote after one
-SENTENCE_END, CLOSING_QUOTE = (_code_class((g,)) > 0 for g in (".!?:;", "\"')»“”’"))
+# A line ends a sentence when its last character is one of .!?:; (class 1) or is a closing
+# quote (class 2) after one
+SENTENCE_END, CLOSING_QUOTE = 1, 2
+END_MARKS = _code_class((".!?:;", "\"')»“”’"))
 
 
 def _char_counts(texts: list[str], joined: str, lowered: str) -> tuple[np.ndarray, ...]:
@@ -175,13 +181,12 @@ def _char_counts(texts: list[str], joined: str, lowered: str) -> tuple[np.ndarra
     n = len(texts)
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     line_of = np.cumsum(codes == 10)
-    classes = COUNTED.take(np.minimum(codes, len(COUNTED) - 1))
-    counts = np.bincount(line_of * 5 + classes, minlength=5 * n).reshape(n, 5).astype(np.float64)
+    counts = np.bincount(line_of * 5 + _classes(COUNTED, codes), minlength=5 * n).reshape(n, 5).astype(np.float64)
     last = np.flatnonzero(np.append(codes == 10, True)) - 1  # each line's last character
-    before = np.maximum(last - 1, 0)
-    at_end = lambda table, at: table.take(np.minimum(codes.take(at), len(table) - 1))  # noqa: E731
-    # in a one-character line `before` is the newline before it, or (first line) itself: no end
-    ends = at_end(SENTENCE_END, last) | (at_end(CLOSING_QUOTE, last) & at_end(SENTENCE_END, before))
+    # in a one-character line the one before is the newline before it, or (first line) itself: no end
+    last_mark = _classes(END_MARKS, codes.take(last))
+    mark_before = _classes(END_MARKS, codes.take(np.maximum(last - 1, 0)))
+    ends = (last_mark == SENTENCE_END) | ((last_mark == CLOSING_QUOTE) & (mark_before == SENTENCE_END))
     if len(lowered) == len(joined):
         low = np.frombuffer(lowered.encode("utf-32-le"), dtype=np.uint32)
         upper = low != codes
