@@ -69,18 +69,29 @@ def remove_temp_files(folder: str) -> int:
     return removed
 
 
+# Endings that name a file, not a folder (WARC/ARC/WET, their compressions, document files)
+FILE_SUFFIXES = (".warc", ".arc", ".gz", ".lz4", ".zst", ".bz2", ".xz", ".parquet", ".jsonl", ".txt")
+
+
 def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> list[str]:
     """Files named by `paths`: files, directories (recursively) and globs, local or remote.
 
     Directories are searched for files ending in `suffixes` (all files if None). Hidden
     files and folders (`.tmp-*`, `_done/`) and drop logs are skipped. Sorted, so shard
-    numbering is stable across runs.
+    numbering is stable across runs. Without `suffixes` (archive sources), a URL whose name
+    ends like a file is taken as given, without a request: a crawl lists thousands, one
+    request each made planning take minutes and stop at the first missing file or transient
+    error; the ingest stage counts a file it cannot read (`unreadable_file`) and goes on.
     """
     out: list[str] = []
     for p in paths:
+        globbed = any(ch in p for ch in "*?[")
+        if "://" in p and not globbed and suffixes is None and p.endswith(FILE_SUFFIXES):
+            out.append(p)
+            continue
         fs, _, _ = fsspec.get_fs_token_paths(p)
         proto = p.split("://")[0] + "://" if "://" in p else ""
-        if any(ch in p for ch in "*?["):
+        if globbed:
             found = sorted(fs.glob(p))
         elif fs.isdir(p):
             found = sorted(fs.find(p))

@@ -22,11 +22,17 @@ SEGMENT = "1715971057216.39"
 pytestmark = pytest.mark.skipif(not os.path.isdir(WHIRLWIND), reason="../shared/data/warc/cc_whirlwind is absent")
 
 
+REQUESTED: list[str] = []  # paths the server was asked for, in order
+
+
 class RangeHandler(SimpleHTTPRequestHandler):
     """Static files with single byte-range support (what fsspec's HTTP reader uses)."""
 
     def log_message(self, *args):
         pass
+
+    def log_request(self, *args):
+        REQUESTED.append(self.path)
 
     def send_head(self):
         rng = self.headers.get("Range")
@@ -125,3 +131,26 @@ def test_workflow_input_names_a_crawl(server):
     wf = build({"inputs": [{"crawl": CRAWL, "segments": [SEGMENT], "base_url": server}],
                 "steps": [{"stage": "ingest@1"}]})
     assert wf.inputs == [f"{server}/crawl-data/{CRAWL}/segments/{SEGMENT}/warc/whirlwind.warc.gz"]
+
+
+def test_a_missing_file_of_a_crawl_is_counted_and_the_run_goes_on(server, tmp_path):
+    """The crawl's listing names a file the server does not have (404). Planning takes the
+    listed URLs as given (no request per file), and the file becomes one counted
+    `unreadable_file` row while the other file is ingested."""
+    from gristmill.pipeline.cli import main
+    from gristmill.pipeline.shards import expand_inputs
+
+    urls = expand_crawl(CRAWL, server)
+    before = len(REQUESTED)
+    assert expand_inputs(urls) == urls and len(REQUESTED) == before
+    out = tmp_path / "out"
+    rc = main(["ingest", "--crawl", CRAWL, "--base-url", server, "--out", str(out), "--workers", "1", "--quiet",
+               "--engine", "resiliparse"])
+    assert rc == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["docs_out"] == 1 and stats["dropped_by_reason"]["unreadable_file"] == 1 and stats["balanced"]
+    import pyarrow.parquet as pq
+
+    drops = pq.read_table(out / "dropped").to_pylist()
+    (bad,) = [d for d in drops if d["reason"] == "unreadable_file"]
+    assert bad["origin_file"].endswith("/other.warc.gz") and "FileNotFoundError" in bad["detail"]
