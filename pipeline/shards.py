@@ -69,6 +69,7 @@ def remove_temp_files(folder: str) -> int:
     return removed
 
 
+PATHS_LISTS = (".paths", ".paths.gz")  # a file of paths, one per line (warc.paths.gz): inputs it names
 # Endings that name a file, not a folder (WARC/ARC/WET, their compressions, document files)
 FILE_SUFFIXES = (".warc", ".arc", ".gz", ".lz4", ".zst", ".bz2", ".xz", ".parquet", ".jsonl", ".txt")
 

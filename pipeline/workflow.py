@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from gristmill.pipeline import registry
 from gristmill.pipeline.errors import GristmillError
 from gristmill.pipeline.params import ParamError, parse
-from gristmill.pipeline.shards import expand_inputs
+from gristmill.pipeline.shards import PATHS_LISTS, expand_inputs
 from gristmill.pipeline.stage import Stage
 
 ALWAYS_PROVIDED = ("id", "text")
@@ -125,10 +125,14 @@ def build(spec: dict, base_dir: str = ".", inputs: list[str] | None = None) -> W
         raw_inputs = [raw_inputs]
     resolved: list[str] = []
     for p in raw_inputs:
+        if isinstance(p, str) and p.endswith(PATHS_LISTS):  # warc.paths.gz: the files it lists
+            p = {"paths": _resolve_input(p, base_dir)}
         if isinstance(p, dict):  # e.g. {crawl: CC-MAIN-2024-22, segments: [...]}: the source stage expands it
+            if "paths" in p:
+                p = {**p, "paths": _resolve_input(str(p["paths"]), base_dir)}
             try:
                 resolved += steps[0].stage.expand_input(p)
-            except ValueError as e:
+            except (ValueError, OSError) as e:
                 raise WorkflowError(f"input {p!r}: {e}") from e
         else:
             resolved.append(_resolve_input(str(p), base_dir))

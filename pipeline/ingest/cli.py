@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from gristmill.pipeline.commands import (CliError, Command, add_inputs_and_out, add_param_options, param_values,
                                          run_stage)
-from gristmill.pipeline.ingest.crawl import DEFAULT_BASE, expand_crawl, read_paths
+from gristmill.pipeline.ingest.crawl import DEFAULT_BASE, expand_crawl, expand_paths_list
 from gristmill.pipeline.ingest.readers import ReadDocuments
 from gristmill.pipeline.ingest.stage import Ingest
 from gristmill.pipeline.layout import PDF_QUEUE_DIR
+from gristmill.pipeline.shards import PATHS_LISTS
 
 INGEST_OPTIONS = ["engine", "robots", "source", "max_record_mb", "max_decoded_mb", "max_html_mb"]
 
@@ -37,9 +38,8 @@ def ingest_arguments(p) -> None:
 def expand(args) -> list[str]:
     files: list[str] = []
     for item in args.inputs:
-        if item.endswith((".paths", ".paths.gz")):
-            lines = read_paths(item)[: args.limit] if args.limit else read_paths(item)
-            files += [f"{args.base_url.rstrip('/')}/{p.lstrip('/')}" for p in lines]
+        if item.endswith(PATHS_LISTS):
+            files += expand_paths_list(item, args.base_url, args.limit)
         else:
             files.append(item)
     if args.crawl:

@@ -28,6 +28,14 @@ def read_paths(url: str) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
+def expand_paths_list(url: str, base: str = DEFAULT_BASE, limit: int | None = None) -> list[str]:
+    """The files a paths list names: each line joined to `base`, unless it is a URL or an
+    absolute path already."""
+    lines = read_paths(url)[:limit] if limit is not None else read_paths(url)
+    return [line if "://" in line or line.startswith("/") else f"{base.rstrip('/')}/{line.lstrip('/')}"
+            for line in lines]
+
+
 def expand_crawl(crawl: str, base: str = DEFAULT_BASE, segments: list[str] | None = None,
                  kind: str = "warc", limit: int | None = None) -> list[str]:
     """Full URLs of a crawl's files, optionally only some segments and the first `limit`."""
@@ -42,8 +50,12 @@ def expand_crawl(crawl: str, base: str = DEFAULT_BASE, segments: list[str] | Non
 
 def expand_input(spec: dict) -> list[str]:
     """A workflow input given as a mapping, `{crawl: CC-MAIN-2024-22, segments: [...], kind: warc,
-    limit: 10, base_url: ...}`, as the URLs of the crawl's files."""
+    limit: 10, base_url: ...}` or `{paths: warc.paths.gz, limit: 10, base_url: ...}`, as the URLs
+    of the files it names."""
+    if "paths" in spec:
+        return expand_paths_list(str(spec["paths"]), spec.get("base_url", DEFAULT_BASE), spec.get("limit"))
     if "crawl" not in spec:
-        raise ValueError(f"an input mapping names a crawl ({{crawl: CC-MAIN-2024-22, ...}}), not {spec!r}")
+        raise ValueError("an input mapping names a crawl ({crawl: CC-MAIN-2024-22, ...}) or a paths list "
+                         f"({{paths: warc.paths.gz, ...}}), not {spec!r}")
     return expand_crawl(str(spec["crawl"]), spec.get("base_url", DEFAULT_BASE), spec.get("segments"),
                         spec.get("kind", "warc"), spec.get("limit"))

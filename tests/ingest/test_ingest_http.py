@@ -154,3 +154,23 @@ def test_a_missing_file_of_a_crawl_is_counted_and_the_run_goes_on(server, tmp_pa
     drops = pq.read_table(out / "dropped").to_pylist()
     (bad,) = [d for d in drops if d["reason"] == "unreadable_file"]
     assert bad["origin_file"].endswith("/other.warc.gz") and "FileNotFoundError" in bad["detail"]
+
+
+def test_workflow_input_is_a_paths_list(server, tmp_path):
+    """A recipe's input may be a warc.paths.gz itself (local here), or a mapping with a base
+    URL and a limit; either way the stage reads the files it lists, not the list as a WARC."""
+    from gristmill.pipeline.workflow import build
+
+    listing = tmp_path / "warc.paths.gz"
+    rel = f"crawl-data/{CRAWL}/segments/{SEGMENT}/warc/whirlwind.warc.gz"
+    with gzip.open(listing, "wt") as f:
+        f.write(f"{rel}\n{server}/elsewhere/x.warc.gz\n\n")
+    steps = [{"stage": "ingest@1"}]
+    wf = build({"inputs": [str(listing)], "steps": steps})
+    assert wf.inputs == [f"https://data.commoncrawl.org/{rel}", f"{server}/elsewhere/x.warc.gz"]
+    wf = build({"inputs": [{"paths": str(listing), "base_url": server, "limit": 1}], "steps": steps})
+    assert wf.inputs == [f"{server}/{rel}"]
+    wf = build({"inputs": [{"paths": f"{server}/real.paths.gz", "limit": 2}], "steps": [{"stage": "read_any@1"}]})
+    assert len(wf.inputs) == 2 and all(u.startswith("https://data.commoncrawl.org/") for u in wf.inputs)
+    with pytest.raises(Exception, match="paths"):
+        build({"inputs": [{"path": str(listing)}], "steps": steps})
