@@ -57,11 +57,11 @@ def run_ingest(args) -> int:
 
 def read_arguments(p) -> None:
     add_inputs_and_out(p)
-    add_param_options(p, ReadDocuments, names=["source"])
+    add_param_options(p, ReadDocuments)  # --text-key content: JSONL whose text is not under "text"
 
 
 def run_read(args) -> int:
-    return run_stage(ReadDocuments, param_values(args, ReadDocuments, names=["source"]), args)
+    return run_stage(ReadDocuments, param_values(args, ReadDocuments), args)
 
 
 COMMANDS = [

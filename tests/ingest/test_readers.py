@@ -46,3 +46,25 @@ def test_plain_text_file_is_one_document(tmp_path):
     out = ReadDocuments(source="books", default_license="CC0-1.0").process_file(str(p))
     assert out.table.to_pylist()[0]["license"] == "CC0-1.0"
     assert out.records_in == 1
+
+
+def test_read_command_takes_the_text_and_id_fields_of_other_layouts(tmp_path):
+    """HumanEval's JSONL has no `text` field: by default every line is a counted
+    `missing_text` drop; `--text-key prompt --id-key task_id` reads them all."""
+    import os
+
+    import pytest
+
+    from gristmill.pipeline.cli import main
+
+    src = os.path.join("..", "shared", "data", "text", "humaneval_code", "HumanEval.jsonl.gz")
+    if not os.path.exists(src):
+        pytest.skip("../shared/data/text/humaneval_code is absent")
+    assert main(["read", src, "--out", str(tmp_path / "a"), "--workers", "1", "--quiet"]) == 0
+    stats = json.loads((tmp_path / "a" / "stats.json").read_text())
+    assert stats["docs_out"] == 0 and stats["dropped_by_reason"] == {"missing_text": 164}
+    assert main(["read", src, "--out", str(tmp_path / "b"), "--workers", "1", "--quiet", "--text-key", "prompt",
+                 "--id-key", "task_id", "--default-license", "MIT"]) == 0
+    docs = pq.read_table(tmp_path / "b" / "part-00000.parquet").to_pylist()
+    assert len(docs) == 164 and docs[0]["id"] == "HumanEval/0" and docs[0]["text"].startswith("from typing")
+    assert {d["license"] for d in docs} == {"MIT"}
