@@ -98,7 +98,8 @@ def conform(table: pa.Table, declared: tuple[str, ...] = ()) -> pa.Table:
     """
     missing_required = [c for c in ("id", "text") if c not in table.column_names]
     if missing_required:
-        raise ValueError(f"documents need columns {missing_required}; got {table.column_names}")
+        raise ValueError(f"documents need columns {missing_required}; got {table.column_names} (other layouts: "
+                         "`gristmill read FILE --out DIR --text-key COLUMN` names the text, and derives ids)")
     n = table.num_rows
     columns, fields = [], []
     for name, (typ, _) in CORE_COLUMNS.items():

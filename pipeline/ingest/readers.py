@@ -43,8 +43,9 @@ class ReadDocuments(Stage):
 
     @dataclass(frozen=True)
     class Params:
-        text_key: str = param("text", "JSONL field holding the document text")
-        id_key: str = param("id", "JSONL field holding the document id (missing: derived from file and line)")
+        text_key: str = param("text", "JSONL field (or Parquet column) holding the document text")
+        id_key: str = param("id", "JSONL field (or Parquet column) holding the document id "
+                                  "(missing: derived from file and line)")
         source: str | None = param(None, "`source` for records that have none")
         default_license: str | None = param(None, "`license` for records that have none (when the user knows it)")
         max_record_mb: int = param(64, "JSONL lines and text files longer than this are dropped as record_too_large "
@@ -145,8 +146,15 @@ class ReadDocuments(Stage):
 
     def _parquet_table(self, path: str, table: pa.Table) -> StageOutput:
         n = table.num_rows
+        for key, name in ((self.cfg.text_key, "text"), (self.cfg.id_key, "id")):
+            if key != name and key in table.column_names:  # the user's field names, as for JSONL
+                if name in table.column_names:
+                    table = table.drop_columns([name])
+                table = table.rename_columns([name if c == key else c for c in table.column_names])
+        if "id" not in table.column_names and "text" in table.column_names:
+            table = table.append_column("id", pa.array([None] * n, pa.string()))
         if "id" in table.column_names and table.column("id").null_count:
-            # a null id would break every join on it downstream: derive it from file and row
+            # a null (or no) id would break every join on it downstream: derive it from file and row
             ids = table.column("id").cast(pa.string()).to_pylist()
             fixed = [stable_id(path, i) if v is None else v for i, v in enumerate(ids)]
             table = table.set_column(table.column_names.index("id"), "id", pa.array(fixed, pa.string()))

@@ -68,3 +68,16 @@ def test_read_command_takes_the_text_and_id_fields_of_other_layouts(tmp_path):
     docs = pq.read_table(tmp_path / "b" / "part-00000.parquet").to_pylist()
     assert len(docs) == 164 and docs[0]["id"] == "HumanEval/0" and docs[0]["text"].startswith("from typing")
     assert {d["license"] for d in docs} == {"MIT"}
+
+
+def test_parquet_takes_the_configured_fields_and_derives_missing_ids(tmp_path):
+    p = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"content": ["def f(): pass", "x = 1"], "text": ["old", "old"], "n": [1, 2]}), p)
+    out = ReadDocuments(text_key="content").process_file(str(p))
+    assert out.table.column("text").to_pylist() == ["def f(): pass", "x = 1"] and out.records_in == 2
+    ids = out.table.column("id").to_pylist()
+    assert len(set(ids)) == 2 and all(ids) and ReadDocuments(text_key="content").process_file(str(p)).table.column(
+        "id").to_pylist() == ids  # derived from file and row: the same on every run
+    q = tmp_path / "y.parquet"
+    pq.write_table(pa.table({"doc_id": [7, 8], "text": ["a", "b"]}), q)
+    assert ReadDocuments(id_key="doc_id").process_file(str(q)).table.column("id").to_pylist() == ["7", "8"]
