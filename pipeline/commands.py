@@ -37,6 +37,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
 
 
+def add_in_process_options(p: argparse.ArgumentParser) -> None:
+    """`--workers` / `--scheduler` for a command that runs no Dask stage (train, inspect, mix
+    fit, ...): every command takes them, so one command line works for all (a script or check
+    that passes them everywhere), and they say so here instead of failing as unknown."""
+    note = "accepted by every command; this one works in this process, without a Dask cluster"
+    for flag, kw in (("--workers", {"type": int}), ("--scheduler", {})):
+        if flag not in p._option_string_actions:
+            p.add_argument(flag, default=None, help=note, **kw)
+
+
 def add_inputs_and_out(p: argparse.ArgumentParser, metavar: str = "IN", out_help: str = "output folder") -> None:
     p.add_argument("inputs", nargs="+", metavar=metavar)
     p.add_argument("--out", required=True, help=out_help)
@@ -59,6 +69,8 @@ def add_to_parser(sub, cmd: Command, chosen: list[str] | None = None) -> argpars
         cmd.arguments(p)
     if cmd.runs_stages:
         add_run_options(p)
+    else:
+        add_in_process_options(p)
     p.set_defaults(_command=cmd)
     return p
 

@@ -97,3 +97,27 @@ def test_main_called_with_argv_leaves_the_collector_alone():
     before = gc.get_freeze_count()
     assert main(["schema"]) == 0
     assert gc.get_freeze_count() == before
+
+
+def test_every_command_takes_workers_and_scheduler():
+    """DESIGN's command line: every command takes --workers and --scheduler, including those
+    that run no Dask stage (a check passing them to `classify train` got 'unrecognized')."""
+    import argparse
+
+    from gristmill.pipeline.cli import build_parser
+
+    def leaves(parser, words=()):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield words, parser
+        for sub in subs:
+            for name, p in sub.choices.items():
+                yield from leaves(p, (*words, name))
+
+    found = list(leaves(build_parser()))
+    assert len(found) > 25
+    lacking = [" ".join(w) for w, p in found if not {"--workers", "--scheduler"} <= set(p._option_string_actions)]
+    assert not lacking, lacking
+    args = build_parser(["classify", "train"]).parse_args(
+        ["classify", "train", "--positive", "a", "--negative", "b", "--out", "m", "--workers", "1"])
+    assert args.workers == 1
