@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from gristmill.filters import fasttext_model as ftm
 from gristmill.filters import fasttext_search as fts
 from gristmill.filters import training_groups as tg
+from gristmill.pipeline.errors import InputError
 from gristmill.pipeline.params import REQUIRED, param
 from gristmill.pipeline.shards import expand_inputs, write_json_atomic
 from gristmill.pipeline.stage import Stage, StageOutput
@@ -131,7 +132,7 @@ def train_classifier(positive, negative, out_dir: str, name: str = "quality", pa
     pos_held, neg_held = text.filter(pa.array(held & is_pos)), text.filter(pa.array(held & ~is_pos))
     train_groups = np.r_[groups[train & is_pos], groups[train & ~is_pos]]
     if not len(pos_train) or not len(neg_train):
-        raise ValueError(f"need non-empty positive and negative training text "
+        raise InputError(f"need non-empty positive and negative training text "
                          f"(got {len(pos_train)} positive, {len(neg_train)} negative)")
     lines = pa.concat_arrays([ftm.training_lines(pos_train, ftm.POSITIVE),
                               ftm.training_lines(neg_train, ftm.NEGATIVE)])
@@ -316,7 +317,7 @@ class QualityClassifier(QualityScore):
         keys = [pa.concat_arrays([p[i] if p[i] is not None else pa.nulls(len(p[i - 2]), pa.string()) for p in parts])
                 for i in (2, 3)] if column else [None, None]
         if cfg.group_by not in tg.MODES and not column:
-            raise ValueError(f"quality_classifier: group_by={cfg.group_by!r}, but no shard has that column")
+            raise InputError(f"quality_classifier: group_by={cfg.group_by!r}, but no shard has that column")
         meta = train_classifier(positive, negative, self.trained_dir(ctx.state_dir), name=self.score_name,
                                 positive_groups=keys[0], negative_groups=keys[1],
                                 group_by=column or (tg.NONE if cfg.group_by == tg.NONE else tg.NEAR_DUPLICATES),

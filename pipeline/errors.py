@@ -9,3 +9,8 @@ class GristmillError(Exception):
 
 class CliError(GristmillError):
     """A bad command-line option or combination of options."""
+
+
+class InputError(GristmillError, ValueError):
+    """The data a stage was given cannot do what was asked (too few documents to fit k topics,
+    no negative text to train on): the user's inputs, not a crash, so no traceback."""

@@ -95,3 +95,17 @@ def test_workflow_rejects_select_on_a_missing_score_column():
 def test_quality_classifier_step_needs_sources_or_a_model():
     with pytest.raises(WorkflowError, match="positive_sources"):
         build({"inputs": [], "steps": [{"stage": "read_documents"}, {"stage": "quality_classifier"}]})
+
+
+def test_too_little_data_to_fit_is_one_error_line_not_a_traceback(tmp_path, scheduler, capsys):
+    """Fewer documents than topics (an upstream filter dropped them all) and one-sided training
+    text are the user's data, not a crash: exit 2 and a line saying what is missing."""
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["one page", "another page"]}), tmp_path / "two.parquet")
+    pq.write_table(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}),
+                   tmp_path / "none.parquet")
+    assert main(["topics", "fit", str(tmp_path / "two.parquet"), "--k", "3", "--out", str(tmp_path / "t"),
+                 "--scheduler", scheduler, "--quiet"]) == 2
+    assert "2 non-empty documents" in capsys.readouterr().err
+    assert main(["classify", "train", "--positive", str(tmp_path / "two.parquet"), "--negative",
+                 str(tmp_path / "none.parquet"), "--out", str(tmp_path / "m")]) == 2
+    assert "0 negative" in capsys.readouterr().err
