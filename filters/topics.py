@@ -59,7 +59,7 @@ def fit_topic_model(texts: list[str], k: int, method: str = "nmf", seed: int = 0
 
     if len(texts) < k:
         raise InputError(f"topic model: the input has {len(texts)} non-empty documents in its sample, "
-                         f"fewer than k={k} topics; give more documents or a smaller --k")
+                         f"fewer than k={k} topics; give more documents or a smaller k")
     vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", token_pattern=TOKEN_PATTERN,
                           lowercase=True, min_df=2 if len(texts) >= 20 else 1, max_df=0.5,
                           max_features=max_features, dtype=np.float32)
