@@ -88,6 +88,10 @@ def print_summary(name: str, results, wall: float, failures: list[str], file=Non
         if r.stats.get("redone_by_reason"):
             print(f"{r.name}: redid {sum(r.stats['redone_by_reason'].values())} shard(s): "
                   f"{_reasons(r.stats['redone_by_reason'])}", file=file)
+    for r in results:  # network failures that outlasted the tries: not broken files
+        if r.stats.get("shards_to_retry"):
+            print(f"{r.name}: {r.stats['shards_to_retry']} file(s) met transient read errors on every try "
+                  "(see the drop log); re-run the same command to read them again", file=file)
     unbalanced = [r.name for r in results if not r.stats.get("balanced", True)]
     if unbalanced:
         print(f"WARNING: in != out + dropped for {', '.join(unbalanced)}", file=file)

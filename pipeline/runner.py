@@ -201,50 +201,59 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
                 failures.append(f"{step_name}: {format_error(e)}")
                 progress.fail(step_name)
 
-    upstream: list = [None] * n
-    redone: dict[str, dict[str, int]] = {}  # step -> reason -> shards redone on this run
-    upstream_dir = _input_folder(inputs)
-    upstream_fit = StepLayout(upstream_dir).read_fit() if upstream_dir else None
-    documents_dir = upstream_dir
-    srcs = list(inputs)
-    for depth, step in enumerate(wf.steps):
-        layout = layouts[step.name]
-        os.makedirs(layout.out_dir, exist_ok=True)
-        ctx = StepContext(step=step.name, layout=layout, workdir=workdir, upstream_dir=upstream_dir, upstream_fit=upstream_fit,
-                          documents_dir=documents_dir)
-        kind = step.stage.kind
-        if kind in ("corpus", "sink"):
-            drain()  # a corpus-wide step needs every upstream shard
-            if failures:
-                break
-            fit = _corpus_phase(client, step, ctx, srcs if kind == "corpus" else list_parts(documents_dir or ""))
-            ctx = ctx.with_fit(fit)
-            upstream = [None] * n
-        upstream_dir, upstream_fit = layout.out_dir, ctx.fit
-        if kind == "sink":
-            continue
-        resources = _resources_for(client, step.stage)
-        current: list = [None] * n
-        for i in range(n):
-            done = layout.read_marker(i)
-            problem = _untrusted(layout, i, done)
-            if problem:
-                redone.setdefault(step.name, {})[problem] = redone.get(step.name, {}).get(problem, 0) + 1
-            elif done is not None:  # resume: finished shards are not even submitted
-                progress.update(step.name, done, skipped=True)
+    try:  # the bars are closed even when a step raises (an error line then starts a line)
+        upstream: list = [None] * n
+        redone: dict[str, dict[str, int]] = {}  # step -> reason -> shards redone on this run
+        upstream_dir = _input_folder(inputs)
+        upstream_fit = StepLayout(upstream_dir).read_fit() if upstream_dir else None
+        documents_dir = upstream_dir
+        srcs = list(inputs)
+        for depth, step in enumerate(wf.steps):
+            layout = layouts[step.name]
+            os.makedirs(layout.out_dir, exist_ok=True)
+            ctx = StepContext(step=step.name, layout=layout, workdir=workdir, upstream_dir=upstream_dir,
+                              upstream_fit=upstream_fit, documents_dir=documents_dir)
+            kind = step.stage.kind
+            refit = False
+            if kind in ("corpus", "sink"):
+                drain()  # a corpus-wide step needs every upstream shard
+                if failures:
+                    break
+                # a shard redone upstream changes what the fit (or the sink) saw: do it again
+                refit = any(u is not None for u in upstream)
+                fit = _corpus_phase(client, step, ctx, srcs if kind == "corpus" else list_parts(documents_dir or ""),
+                                    force=refit)
+                ctx = ctx.with_fit(fit)
+                upstream = [None] * n
+            upstream_dir, upstream_fit = layout.out_dir, ctx.fit
+            if kind == "sink":
                 continue
-            deps = [upstream[i]] if upstream[i] is not None else []
-            fut = client.submit(run_shard, step.stage, ShardContext(ctx, i, srcs[i]), *deps,
-                                key=f"{wf.name}-{step.name}-{i:05d}-{os.urandom(3).hex()}",
-                                priority=depth, resources=resources, pure=False, retries=1)
-            futures[fut] = step.name
-            current[i] = fut
-        upstream = current
-        documents_dir = layout.out_dir
-        srcs = [layout.part(i) for i in range(n)]
-    drain()
+            resources = _resources_for(client, step.stage)
+            current: list = [None] * n
+            for i in range(n):
+                done = layout.read_marker(i)
+                problem = _untrusted(layout, i, done)
+                if not problem and done is not None and (upstream[i] is not None or refit):
+                    os.remove(layout.marker(i))  # its input (or the fit) is made again: so is this shard
+                    problem = "refit" if refit else "upstream_redone"
+                if problem:
+                    redone.setdefault(step.name, {})[problem] = redone.get(step.name, {}).get(problem, 0) + 1
+                elif done is not None:  # resume: finished shards are not even submitted
+                    progress.update(step.name, done, skipped=True)
+                    continue
+                deps = [upstream[i]] if upstream[i] is not None else []
+                fut = client.submit(run_shard, step.stage, ShardContext(ctx, i, srcs[i]), *deps,
+                                    key=f"{wf.name}-{step.name}-{i:05d}-{os.urandom(3).hex()}",
+                                    priority=depth, resources=resources, pure=False, retries=1)
+                futures[fut] = step.name
+                current[i] = fut
+            upstream = current
+            documents_dir = layout.out_dir
+            srcs = [layout.part(i) for i in range(n)]
+        drain()
+    finally:
+        progress.close()
     timing.mark("shards_done")
-    progress.close()
     # no shard task runs now: what a worker killed mid-write left (its task ran again elsewhere)
     leftovers = {s.name: sum(remove_temp_files(d) for d in layouts[s.name].shard_folders())
                  for s in wf.steps if s.stage.kind != "sink" and layouts[s.name].owner}
@@ -263,20 +272,21 @@ def _run_on(client, wf: Workflow, inputs: list[str], out_dirs: dict[str, str], q
 def _untrusted(layout: StepLayout, index: int, marker: dict | None) -> str | None:
     """Why shard `index` must be redone although it looks finished (None: trust it or it is
     simply not done). A marker whose files are missing or changed, or a part file left
-    without a marker (`part_without_marker`: a run killed between the two writes)."""
+    without a marker (`part_without_marker`: a run killed between the two writes), or a
+    source shard whose file met transient read errors every time (`transient_read_error`)."""
     if marker is not None:
-        problem = layout.verify(index, marker)
+        problem = "transient_read_error" if marker.get("retry") else layout.verify(index, marker)
         if problem:
             os.remove(layout.marker(index))  # the worker then redoes the shard
         return problem
     return "part_without_marker" if os.path.exists(layout.part(index)) else None
 
 
-def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str]) -> dict:
-    """Run a corpus stage's fit (or a sink's write) once; the fit marker makes a re-run skip it.
-    A sink's product is a function of its parameters: one written under other parameters
-    (a re-mix into the same folder) is made again."""
-    done = ctx.layout.read_fit()
+def _corpus_phase(client, step: Step, ctx: StepContext, inputs: list[str], force: bool = False) -> dict:
+    """Run a corpus stage's fit (or a sink's write) once; the fit marker makes a re-run skip it
+    unless `force` (an upstream shard was redone). A sink's product is a function of its
+    parameters: one written under other parameters (a re-mix into the same folder) is made again."""
+    done = None if force else ctx.layout.read_fit()
     params = json.loads(json.dumps(step.stage.params, sort_keys=True, default=str))
     if done is not None and (step.stage.kind != "sink" or done.get("params") == params):
         return done
@@ -304,6 +314,8 @@ def collect_stats(layout: StepLayout, step: Step, n_shards: int) -> dict:
         if m is None:
             continue
         totals["shards_done"] += 1
+        if m.get("retry"):  # the next run reads these files again
+            totals["shards_to_retry"] = totals.get("shards_to_retry", 0) + 1
         for k in ("docs_in", "docs_out", "docs_dropped"):
             totals[k] += m[k]
         if m.get("generated"):  # a stage that adds rows (rephrase@1)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gristmill.pipeline import transient
 from gristmill.pipeline.context import ShardContext, StepContext
 from gristmill.pipeline.schema import column_type, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.shards import write_json_atomic, write_parquet_atomic
@@ -103,19 +104,40 @@ def _raise_if_stage_broken(stage: Stage, out: StageOutput, docs_in: int) -> None
         raise RuntimeError(f"stage {stage.versioned_name} failed on every document: {details.pop()}")
 
 
-def _run_source(stage: Stage, ctx: ShardContext) -> StageOutput:
+def _run_source(stage: Stage, ctx: ShardContext) -> tuple[StageOutput, bool]:
+    """Read one input file. A transient error (pipeline/transient.py: a dropped connection,
+    HTTP 503) reads the whole file again, `READ_TRIES` times in all; the second value says
+    the last try still met one, so the marker asks the next run to read the file again."""
     path = ctx.input_path
-    try:
-        out = stage.process_file(path, ctx)
-    except Exception as e:  # noqa: BLE001 - a file that cannot be read is reported, not fatal
-        t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
-        msg = f"{type(e).__name__}: {e}"[:500]
-        return StageOutput(conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})),
-                           drop_log(t, stage.versioned_name, "unreadable_file", msg),
-                           {"unreadable_files": 1}, records_in=1)
+    tries = max(1, transient.READ_TRIES)
+    for attempt in range(1, tries + 1):
+        if attempt > 1:
+            time.sleep(transient.RETRY_PAUSE_S * 2 ** (attempt - 2))
+        try:
+            out = stage.process_file(path, ctx)
+        except Exception as e:  # noqa: BLE001 - a file that cannot be read is reported, not fatal
+            flaky = transient.is_transient(e)
+            if flaky and attempt < tries:
+                continue
+            t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
+            msg = f"{type(e).__name__}: {e}"[:500]
+            if flaky:
+                msg = f"transient, {tries} tries; a rerun reads it again: {msg}"
+            counters = {"unreadable_files": 1, **({transient.TRANSIENT_COUNTER: 1} if flaky else {})}
+            if attempt > 1:
+                counters["read_retries"] = attempt - 1
+            empty = conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
+            return StageOutput(empty, drop_log(t, stage.versioned_name, "unreadable_file", msg),
+                               counters, records_in=1), flaky
+        flaky = bool(out.counters.get(transient.TRANSIENT_COUNTER))
+        if flaky and attempt < tries:
+            continue
+        break
     if out.records_in is None:
         raise RuntimeError(f"source stage {stage.versioned_name} did not report records_in for {path}")
-    return out
+    if attempt > 1:
+        out.counters = {**out.counters, "read_retries": attempt - 1}
+    return out, flaky
 
 
 def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
@@ -125,15 +147,16 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
     """
     layout = ctx.step.layout
     done = layout.read_marker(ctx.index)
-    if done is not None and layout.verify(ctx.index, done) is None:
+    if done is not None and not done.get("retry") and layout.verify(ctx.index, done) is None:
         return {**done, "skipped": True}
     t0 = time.perf_counter()
     phases = Phases()
     with phases.timed("setup"):  # models are built on a worker's first shard only
         stage = _cached(stage, ctx.step)
     with phases.timed("process"):
+        retry = False
         if stage.kind == "source":
-            out = _run_source(stage, ctx)
+            out, retry = _run_source(stage, ctx)
             docs_in = out.records_in
         else:
             table = conform(pq.read_table(ctx.input_path))
@@ -167,6 +190,8 @@ def run_shard(stage: Stage, ctx: ShardContext, *upstream) -> dict:
         "stage": stage.versioned_name,
         # what the marker vouches for: a rerun redoes the shard if a file is missing or changed
         "files": files,
+        # a transient read error outlasted the tries: the next run reads the file again
+        **({"retry": True} if retry else {}),
     }
     write_json_atomic(stats, layout.marker(ctx.index))
     return {**stats, "skipped": False}

@@ -19,6 +19,7 @@ from gristmill.pipeline.context import ShardContext
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import conform, drop_log, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
+from gristmill.pipeline.transient import TRANSIENT_COUNTER, is_transient
 
 try:  # orjson is ~3x faster and ships with datatrove's extras; json is the fallback
     import orjson
@@ -109,7 +110,8 @@ class ReadDocuments(Stage):
         bad_table = pa.table({"id": bad["id"], "origin_offset": pa.array(bad["origin_offset"], pa.int64())})
         bad_table = bad_table.append_column("origin_file", pa.array([path] * len(bad["id"]), pa.string()))
         drops = drop_log(bad_table, self.versioned_name, bad["reason"], bad["detail"])
-        return StageOutput(conform(table), drops, {"lines": n}, records_in=n)
+        counters = {"lines": n, **({TRANSIENT_COUNTER: bad["transient"]} if "transient" in bad else {})}
+        return StageOutput(conform(table), drops, counters, records_in=n)
 
     def _plain(self, path: str) -> StageOutput:
         source, default_license = self._defaults()
@@ -141,6 +143,8 @@ class ReadDocuments(Stage):
             rows = [_unreadable(path, self.versioned_name, "unreadable_row_group", e, i).drops for i, e in broken]
             out.drops = pa.concat_tables([out.drops, *rows])
             out.counters["unreadable_row_groups"] = len(broken)
+            if any(is_transient(e) for _, e in broken):
+                out.counters[TRANSIENT_COUNTER] = 1
             out.records_in += len(broken)
         return out
 
@@ -198,6 +202,8 @@ def _lines(f, bad: dict, path: str, limit: int, chunk_size: int = 1 << 20):
             lineno += 1
             reason = "read_error" if got_bytes else "unreadable_file"
             bad_row(reason, f"{type(e).__name__}: {e}", reason)
+            if is_transient(e):  # the shard task reads the file again
+                bad["transient"] = bad.get("transient", 0) + 1
             yield lineno, None
             return
         got_bytes = got_bytes or bool(chunk)
@@ -233,7 +239,8 @@ def _unreadable(path: str, stage: str, reason: str, e: Exception, part: int | No
                   "origin_file": [path]})
     detail = f"{'' if part is None else f'row group {part}: '}{type(e).__name__}: {e}"[:300]
     empty = conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())}))
-    return StageOutput(empty, drop_log(t, stage, reason, detail), {}, records_in=1)
+    counters = {TRANSIENT_COUNTER: 1} if is_transient(e) else {}
+    return StageOutput(empty, drop_log(t, stage, reason, detail), counters, records_in=1)
 
 
 def _row_groups(pf: pq.ParquetFile, path: str) -> tuple[pa.Table, list[tuple[int, Exception]], int]:

@@ -21,6 +21,7 @@ from typing import Iterator
 import fsspec
 
 from gristmill.pipeline.ingest.payload import DEFAULT_MAX_DECODED, DecodedTooLarge, decode_payload
+from gristmill.pipeline.transient import is_transient
 
 # FastWARC is Rust (pyo3): a panic surfaces as a BaseException subclass; those are data
 # errors too, while these must pass through.
@@ -60,6 +61,7 @@ class Record:
                                     # (read_error, bad_payload, bad_content_encoding,
                                     # record_too_large, decoded_too_large, not_an_archive)
     detail: str | None = None
+    transient: bool = False         # the error was the network's (pipeline/transient.py): read again
 
 
 def open_binary(path: str):
@@ -139,7 +141,8 @@ def _iter_warc(f, limits: ReadLimits = ReadLimits()) -> Iterator[Record]:
     except BaseException as e:  # noqa: BLE001 - a broken stream ends the file, counted once
         if isinstance(e, _PASS_THROUGH):
             raise
-        yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300])
+        yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300],
+                     transient=is_transient(e))
 
 
 def _too_large(rec: Record, limit: int) -> None:
@@ -157,6 +160,7 @@ def _fill_body(r, rec: Record, limits: ReadLimits) -> None:
         body = r.reader.read(min(r.content_length, limit) + 1)
     except Exception as e:  # noqa: BLE001 - e.g. a broken gzip Content-Encoding
         rec.error, rec.detail = "bad_payload", f"{type(e).__name__}: {e}"[:300]
+        rec.transient = is_transient(e)  # or the connection dropped while the body was read
         return
     if len(body) > limit:
         _too_large(rec, limit)
@@ -255,7 +259,8 @@ def _iter_arc_stream(stream, skip: int, limits: ReadLimits) -> Iterator[Record]:
             rec.offset = offset = it.get_record_offset() or 0
             yield rec
     except Exception as e:  # noqa: BLE001
-        yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300])
+        yield Record(offset, "unknown", error="read_error", detail=f"{type(e).__name__}: {e}"[:300],
+                     transient=is_transient(e))
 
 
 def _single_stream_gzip(head: bytes) -> bool:

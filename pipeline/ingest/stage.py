@@ -31,6 +31,7 @@ from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import TIMESTAMP, conform, drop_log, empty_drops, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
 from gristmill.pipeline.timing import Phases
+from gristmill.pipeline.transient import TRANSIENT_COUNTER
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+xhtml", "text/xhtml")
 TEXT_TYPES = ("text/plain",)
@@ -179,6 +180,8 @@ class Ingest(Stage):
             counters[f"records_{rec.type}"] += 1
             if rec.error is not None and (rec.body is None or rec.error == "bad_content_encoding"):
                 drop(rec, rec.error, rec.detail)
+                if rec.transient:  # the shard task reads the file again (pipeline/transient.py)
+                    counters[TRANSIENT_COUNTER] += 1
                 continue
             if rec.type in SKIPPED_TYPES or (rec.type == "resource" and not _is_web_url(rec.url)):
                 # resource records of crawler files (wget logs, manifests: metadata://...) are not pages
