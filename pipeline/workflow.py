@@ -162,15 +162,32 @@ def load(path: str, inputs: list[str] | None = None) -> Workflow:
     return build(spec, base_dir=os.path.dirname(os.path.abspath(path)), inputs=inputs)
 
 
+# Files a source step reads; a document step named one directly would fail on every shard
+_SOURCE_FILES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".ndjson", ".txt", ".md", ".pdf",
+                 ".warc", ".warc.gz", ".arc", ".arc.gz", ".html", ".htm")
+
+
 def input_columns(wf: Workflow) -> set[str]:
-    """Columns the first map stage can count on from Parquet inputs (read from the footer only)."""
+    """Columns the first map stage can count on from Parquet inputs (read from the footer only).
+    Inputs that are raw files (JSONL, WARC, PDF) are refused here, with what reads them."""
     try:
         files = expand_inputs(wf.inputs, suffixes=(".parquet",))
     except FileNotFoundError as e:
         raise WorkflowError(str(e)) from e
-    if not files:
-        return set()
-    return set(pq.read_schema(files[0]).names)
+    raw = [f for f in files if f.lower().endswith(_SOURCE_FILES)]
+    if raw:
+        more = f" (and {len(raw) - 1} more)" if len(raw) > 1 else ""
+        raise WorkflowError(
+            f"step {wf.steps[0].name!r} ({wf.steps[0].stage.versioned_name}) reads gristmill's document Parquet, "
+            f"and {raw[0]}{more} is not: read it first with `gristmill read` (JSONL, text), `gristmill ingest` "
+            "(WARC/ARC) or `gristmill ocr` (PDF) and give this command that output; in a workflow, make a "
+            "source step (`read_any@1` reads all of them) the first step")
+    for f in files:  # a damaged part fails its own shard when it runs (counted), not the plan
+        try:
+            return set(pq.read_schema(f).names)
+        except (OSError, ValueError):  # ArrowInvalid is a ValueError
+            continue
+    return set()
 
 
 def check_columns(wf: Workflow) -> None:

@@ -40,6 +40,35 @@ def test_parquet_inputs_columns_count(tmp_path):
     assert wf.steps[0].name == "reads_score"
 
 
+def test_raw_files_given_to_a_document_step_are_refused_with_what_reads_them(tmp_path, capsys):
+    """`gristmill filter data.jsonl` (what a datatrove user types) was a pyarrow traceback:
+    the column check read the JSONL as Parquet. Now one error line says what reads it."""
+    from gristmill.pipeline.cli import main
+
+    (tmp_path / "data.jsonl").write_text('{"id": "a", "text": "one two three"}\n')
+    (tmp_path / "b.warc.gz").write_bytes(b"")
+    with pytest.raises(WorkflowError, match=r"data\.jsonl \(and 1 more\) is not: read it first with `gristmill read`"):
+        build({"inputs": [str(tmp_path / "data.jsonl"), str(tmp_path / "b.warc.gz")],
+               "steps": [{"stage": "length_filter"}]})
+    assert main(["filter", str(tmp_path / "data.jsonl"), "--out", str(tmp_path / "o"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gristmill: error: step") and "Traceback" not in err and err.count("\n") == 1
+    # a source step reads them as before
+    assert build({"inputs": [str(tmp_path / "data.jsonl")], "steps": [{"stage": "read_documents"}]}).steps
+
+
+def test_a_damaged_parquet_input_does_not_stop_the_plan(tmp_path):
+    """The columns come from the first input whose footer reads; the damaged part fails its own
+    shard when the run reaches it (reported per shard), not the whole command before it starts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "a.parquet").write_bytes(b"not parquet at all")
+    pq.write_table(pa.table({"id": ["a"], "text": ["t"], "score_quality": [0.1]}), tmp_path / "b.parquet")
+    wf = build({"inputs": [str(tmp_path)], "steps": [{"stage": "tests.support.stages:ReadsScore"}]})
+    assert wf.steps[0].name == "reads_score"
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"steps": []}, "non-empty"),
     ({"steps": [{"stage": "no_such_stage"}]}, "unknown stage"),
