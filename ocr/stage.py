@@ -25,6 +25,7 @@ from gristmill.pipeline.context import ShardContext
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import conform, drop_log, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
+from gristmill.pipeline.transient import TRANSIENT_COUNTER, is_transient
 
 QUEUE_COLUMNS = ("id", "url", "domain", "origin_file", "origin_offset", "fetched_at", "warc_truncated", "pdf_bytes")
 META_KEYS = ("title", "author", "producer", "creator", "creationDate", "format")
@@ -107,7 +108,10 @@ class OcrStage(Stage):
             with fsspec.open(path, "rb") as f:
                 head = f.read(1024)
         except OSError as e:
-            return self._drop_one({"id": stable_id(path), "origin_file": path}, "unreadable_file", str(e))
+            out = self._drop_one({"id": stable_id(path), "origin_file": path}, "unreadable_file", str(e))
+            if is_transient(e):  # a 503, a reset: the shard task reads the file again
+                out.counters[TRANSIENT_COUNTER] = 1
+            return out
         if b"%PDF" not in head:
             return self._drop_one({"id": stable_id(path), "origin_file": path}, "not_pdf",
                                   f"no %PDF header in the first 1024 bytes: {head[:16]!r}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from functools import partial
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gristmill.pipeline.layout import hidden_part, list_parts  # noqa: F401 - list_parts: re-exported
+from gristmill.pipeline.transient import reach
 
 # Fixed writer settings: byte-identical output for identical tables is what makes
 # resumed runs identical to uninterrupted ones.
@@ -71,7 +73,8 @@ def remove_temp_files(folder: str) -> int:
 
 PATHS_LISTS = (".paths", ".paths.gz")  # a file of paths, one per line (warc.paths.gz): inputs it names
 # Endings that name a file, not a folder (WARC/ARC/WET, their compressions, document files)
-FILE_SUFFIXES = (".warc", ".arc", ".gz", ".lz4", ".zst", ".bz2", ".xz", ".parquet", ".jsonl", ".txt")
+FILE_SUFFIXES = (".warc", ".arc", ".gz", ".lz4", ".zst", ".bz2", ".xz", ".parquet", ".jsonl", ".txt", ".pdf",
+                 ".json", ".ndjson")
 
 
 def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> list[str]:
@@ -92,15 +95,7 @@ def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> 
             continue
         fs, _, _ = fsspec.get_fs_token_paths(p)
         proto = p.split("://")[0] + "://" if "://" in p else ""
-        if globbed:
-            found = sorted(fs.glob(p))
-        elif fs.isdir(p):
-            found = sorted(fs.find(p))
-            found = [f for f in found if _visible(f, p) and (suffixes is None or f.endswith(suffixes))]
-        elif fs.exists(p):
-            found = [p]
-        else:
-            raise FileNotFoundError(f"input not found: {p}")
+        found = reach(partial(_find, fs, p, globbed, suffixes), f"list input {p}")  # 503s tried again
         out.extend(f if "://" in f or not proto else proto + f for f in found)
     seen, unique = set(), []
     for f in out:
@@ -108,6 +103,18 @@ def expand_inputs(paths: list[str], suffixes: tuple[str, ...] | None = None) -> 
             seen.add(f)
             unique.append(f)
     return unique
+
+
+def _find(fs, p: str, globbed: bool, suffixes: tuple[str, ...] | None) -> list[str]:
+    """The files one input names (a 503 or a reset here is tried again by `reach`)."""
+    if globbed:
+        return sorted(fs.glob(p))
+    if fs.isdir(p):
+        found = sorted(fs.find(p))
+        return [f for f in found if _visible(f, p) and (suffixes is None or f.endswith(suffixes))]
+    if fs.exists(p):
+        return [p]
+    raise FileNotFoundError(f"input not found: {p}")
 
 
 def _visible(path: str, root: str) -> bool:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+import time
+
+from gristmill.pipeline.errors import GristmillError
 
 # Stage counter a reader sets when it met a transient error inside a file (an error row in
 # the drop log, the rest of the file unread): the shard task then reads the file again.
@@ -72,3 +75,32 @@ def is_transient(e: BaseException) -> bool:
             return True
         e = e.__cause__ or e.__context__
     return False
+
+
+def retrying(fn, *args, **kwargs):
+    """`fn(*args, **kwargs)`, tried again after a transient error (`READ_TRIES` in all, the
+    same growing pause): for the requests made while a run is planned (listing a folder of
+    `s3://` inputs), which no shard task is there to retry."""
+    for attempt in range(1, max(1, READ_TRIES) + 1):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            if attempt >= max(1, READ_TRIES) or not is_transient(e):
+                raise
+            time.sleep(RETRY_PAUSE_S * 2 ** (attempt - 1))
+
+
+class InputsUnreachable(GristmillError):
+    """Planning could not list or read the inputs: the store kept failing (503s, resets)."""
+
+
+def reach(fn, what: str):
+    """`retrying(fn)` for a request made while a run is planned; a transient error that
+    outlasts the tries becomes one error line naming `what` (a permanent one passes as is)."""
+    try:
+        return retrying(fn)
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        raise InputsUnreachable(f"could not {what} (transient errors on every try): "
+                                f"{type(e).__name__}: {e}"[:500] + "; re-run when it answers") from e

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import fsspec
 
+from gristmill.pipeline.transient import reach
+
 DEFAULT_BASE = "https://data.commoncrawl.org"
 KINDS = {"warc": "warc.paths.gz", "wet": "wet.paths.gz", "wat": "wat.paths.gz", "robotstxt": "robotstxt.paths.gz"}
 
@@ -24,8 +26,13 @@ def paths_url(crawl: str, base: str = DEFAULT_BASE, kind: str = "warc") -> str:
 
 
 def read_paths(url: str) -> list[str]:
-    with fsspec.open(url, "rt", compression="gzip" if url.endswith(".gz") else None) as f:
-        return [line.strip() for line in f if line.strip()]
+    """The lines of a paths list. data.commoncrawl.org answers 503 under load: such errors
+    are tried again (pipeline/transient.py), and if they last, they are one error line."""
+    def read():
+        with fsspec.open(url, "rt", compression="gzip" if url.endswith(".gz") else None) as f:
+            return [line.strip() for line in f if line.strip()]
+
+    return reach(read, f"read the paths list {url}")
 
 
 def expand_paths_list(url: str, base: str = DEFAULT_BASE, limit: int | None = None) -> list[str]:

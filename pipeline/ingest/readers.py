@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gristmill.pipeline.context import ShardContext
+from gristmill.pipeline.ingest import charset
 from gristmill.pipeline.params import param
 from gristmill.pipeline.schema import conform, drop_log, stable_id
 from gristmill.pipeline.stage import Stage, StageOutput
@@ -116,9 +117,13 @@ class ReadDocuments(Stage):
     def _plain(self, path: str) -> StageOutput:
         source, default_license = self._defaults()
         limit = self.cfg.max_record_mb << 20
-        with fsspec.open(path, "rt", compression="infer", encoding="utf-8", errors="replace") as f:
-            text = f.read(limit + 1)
-        if len(text) > limit:
+        with fsspec.open(path, "rb", compression="infer") as f:
+            raw = f.read(limit + 1)
+        # a text file declares no charset: BOM, strict UTF-8, else uchardet's guess (as ingest
+        # does for text/plain), so a Latin-1 file is not read as U+FFFD where its accents were
+        text, codec = charset.decode(raw, html=False)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode read it
+        if len(raw) > limit:
             t = pa.table({"id": [stable_id(path)], "origin_file": [path]})
             drops = drop_log(t, self.versioned_name, "record_too_large", f"over max_record_mb={self.cfg.max_record_mb}")
             return StageOutput(conform(pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string())})),
@@ -126,6 +131,7 @@ class ReadDocuments(Stage):
         table = pa.table({
             "id": [stable_id(path)], "text": [text], "source": [source],
             "origin_file": [path], "license": [default_license],
+            "meta": pa.array([[("charset", codec)]], pa.map_(pa.string(), pa.string())),
         })
         return StageOutput(conform(table), records_in=1)
 

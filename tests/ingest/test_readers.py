@@ -48,6 +48,29 @@ def test_plain_text_file_is_one_document(tmp_path):
     assert out.records_in == 1
 
 
+def test_plain_text_in_latin_1_keeps_its_accents(tmp_path):
+    """NLTK's Genesis ships French, German and Finnish in Latin-1. Read as UTF-8 with
+    replacement (before), french.txt had 5,251 U+FFFD and no accent left; the charset is now
+    found as ingest finds it for text/plain (strict UTF-8, else uchardet) and kept in meta."""
+    import os
+
+    import pytest
+
+    genesis = os.path.join("..", "shared", "data", "text", "nltk_genesis", "genesis")
+    if not os.path.isdir(genesis):
+        pytest.skip("../shared/data/text/nltk_genesis is absent")
+    for name, word in (("french", "Dieu créa"), ("german", "wüst und leer"), ("finnish", "tyhjä")):
+        (doc,) = ReadDocuments().process_file(os.path.join(genesis, f"{name}.txt")).table.to_pylist()
+        assert "\ufffd" not in doc["text"] and word in doc["text"], name
+        assert dict(doc["meta"])["charset"] == "cp1252"
+    (doc,) = ReadDocuments().process_file(os.path.join(genesis, "portuguese.txt")).table.to_pylist()
+    assert dict(doc["meta"])["charset"] == "utf-8" and "princípio" in doc["text"]
+    p = tmp_path / "crlf.txt"
+    p.write_bytes("caf\u00e9\r\nna\u00efve\r".encode("cp1252"))
+    (doc,) = ReadDocuments().process_file(str(p)).table.to_pylist()
+    assert doc["text"] == "café\nnaïve\n"  # universal newlines, as before
+
+
 def test_read_command_takes_the_text_and_id_fields_of_other_layouts(tmp_path):
     """HumanEval's JSONL has no `text` field: by default every line is a counted
     `missing_text` drop; `--text-key prompt --id-key task_id` reads them all."""

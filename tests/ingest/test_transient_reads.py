@@ -7,6 +7,7 @@ ends byte-identical to a run that never met a fault. A missing file (404) is rea
 from __future__ import annotations
 
 import errno
+import gzip
 import filecmp
 import json
 import os
@@ -23,6 +24,7 @@ from gristmill.pipeline.transient import is_transient
 from tests.ingest.test_ingest_http import RangeHandler, _Limited
 
 WARC = os.path.join("..", "shared", "data", "warc", "cc_whirlwind", "whirlwind.warc.gz")
+PDF = os.path.join("..", "shared", "data", "pdf", "olmocr_gnarly", "ambiguous.pdf")
 
 FAULTS: dict[str, list[str]] = {}  # path -> faults for its next requests ("503", "cut"); "always:503"
 SEEN: Counter = Counter()          # requests per path
@@ -53,6 +55,10 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     shutil.copy(WARC, root / "a.warc.gz")
+    if os.path.isfile(PDF):
+        shutil.copy(PDF, root / "a.pdf")
+    with gzip.open(root / "list.paths.gz", "wt") as f:
+        f.write("a.warc.gz\n")
     FAULTS.clear()
     SEEN.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(FaultyHandler, directory=str(root)))
@@ -170,3 +176,48 @@ def test_a_missing_file_is_read_once_and_not_retried(server, tmp_path):
     assert "read_retries" not in s["counters"] and "shards_to_retry" not in s
     assert SEEN["/missing.warc.gz"] <= 2  # fsspec's HEAD, then its GET: one try
     assert "redone_by_reason" not in _run(f"{server}/missing.warc.gz", tmp_path / "work")[0].stats
+
+
+def test_a_pdf_behind_a_503_is_read_again(server, tmp_path):
+    """OCR's source step catches a failed read itself (an `unreadable_file` row); a transient
+    one is flagged, so the shard task reads the PDF again instead of keeping that row."""
+    if not os.path.isfile(PDF):
+        pytest.skip("../shared/data/pdf/olmocr_gnarly is absent")
+    from gristmill.pipeline import runner
+    from gristmill.pipeline.workflow import build
+
+    FAULTS["/a.pdf"] = ["503", "503"]
+    wf = build({"inputs": [f"{server}/a.pdf"], "steps": [{"name": "ocr", "stage": "ocr@1", "params": {"ocr": "none"}}]})
+    (r,) = runner.run(wf, workdir=str(tmp_path / "w"), in_process=True, quiet=True)
+    assert r.stats["docs_out"] == 1 and r.stats["counters"]["read_retries"] == 1, r.stats
+    assert "unreadable_file" not in r.stats["dropped_by_reason"]
+
+
+def test_listing_a_folder_of_inputs_is_tried_again_and_a_dead_store_is_one_error_line(server, tmp_path, capsys):
+    """Planning lists a folder URL (no shard task exists yet to retry it): one 503 is read
+    through; a store that keeps failing is one `gristmill: error:` line, exit 2, no traceback."""
+    from gristmill.pipeline.cli import main
+    from gristmill.pipeline.shards import expand_inputs
+
+    FAULTS["/"] = ["503"]
+    found = expand_inputs([f"{server}/"])
+    assert f"{server}/a.warc.gz" in found and SEEN["/"] >= 2
+    FAULTS["/"] = ["always:503"]
+    rc = main(["ingest", f"{server}/", "--out", str(tmp_path / "o"), "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("gristmill: error: could not list input") and "Traceback" not in err
+
+
+def test_a_paths_list_behind_503s_is_read_again_and_a_dead_one_is_one_error_line(server, tmp_path, capsys):
+    """data.commoncrawl.org throttles with 503: the paths list, read while the run is planned,
+    is tried again; if the 503s last, one error line and exit 2."""
+    from gristmill.pipeline.cli import main
+    from gristmill.pipeline.ingest.crawl import expand_paths_list
+
+    FAULTS["/list.paths.gz"] = ["503", "503"]
+    assert expand_paths_list(f"{server}/list.paths.gz", base=server) == [f"{server}/a.warc.gz"]
+    FAULTS["/list.paths.gz"] = ["always:503"]
+    rc = main(["ingest", f"{server}/list.paths.gz", "--base-url", server, "--out", str(tmp_path / "o"),
+               "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("gristmill: error: could not read the paths list") and "Traceback" not in err
